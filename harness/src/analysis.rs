@@ -1,0 +1,205 @@
+//! Analysis of result rows: groups them per wrap and summarises each figure, and compares
+//! a wrap's medians with a baseline wrap's. Formatting lives in `report`.
+
+use crate::results::ResultRow;
+use crate::stats::Summary;
+
+/// Bytes in the megabyte the reports use (decimal, as the talk's MB).
+pub const MB: f64 = 1_000_000.0;
+
+/// Every figure of one wrap, summarised over its `ok` runs.
+#[derive(Debug, Clone)]
+pub struct WrapSummary {
+    /// Wrap name.
+    pub wrap: String,
+    /// Wrap label.
+    pub label: String,
+    /// `container` or `qemu`.
+    pub kind: String,
+    /// Accelerators seen in the rows (normally one).
+    pub accel: String,
+    /// Runtime versions seen in the rows (normally one).
+    pub runtime_version: String,
+    /// Rows recorded.
+    pub runs: usize,
+    /// Rows with `ok`.
+    pub ok_runs: usize,
+    /// Distinct failure reasons, most frequent first.
+    pub errors: Vec<String>,
+    /// Image size, MB.
+    pub image_mb: Option<Summary>,
+    /// Time to first response, seconds.
+    pub ttfr_s: Option<Summary>,
+    /// RSS after the first response, MB.
+    pub rss_mb: Option<Summary>,
+    /// PSS after the first response, MB.
+    pub pss_mb: Option<Summary>,
+    /// Container working set, MB.
+    pub cgroup_mb: Option<Summary>,
+    /// VMM overhead outside guest RAM, MB.
+    pub vmm_overhead_mb: Option<Summary>,
+    /// Stop time, seconds.
+    pub stop_s: Option<Summary>,
+    /// Guest RAM, MiB, for VMs.
+    pub guest_memory_mb: Option<u32>,
+}
+
+/// Summarises rows per wrap, in the order wraps first appear.
+pub fn summarize(rows: &[ResultRow]) -> Vec<WrapSummary> {
+    let mut order: Vec<&str> = Vec::new();
+    for row in rows {
+        if !order.contains(&row.wrap.as_str()) {
+            order.push(&row.wrap);
+        }
+    }
+    order
+        .into_iter()
+        .map(|wrap| {
+            let mine: Vec<&ResultRow> = rows.iter().filter(|r| r.wrap == wrap).collect();
+            summarize_wrap(&mine)
+        })
+        .collect()
+}
+
+fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
+    let ok: Vec<&ResultRow> = rows.iter().copied().filter(|r| r.ok).collect();
+    let figure = |get: &dyn Fn(&ResultRow) -> Option<f64>| {
+        let samples: Vec<f64> = ok.iter().filter_map(|r| get(r)).collect();
+        Summary::of(&samples)
+    };
+    let distinct = |get: &dyn Fn(&ResultRow) -> &str| {
+        let mut seen: Vec<&str> = Vec::new();
+        for row in rows {
+            if !seen.contains(&get(row)) {
+                seen.push(get(row));
+            }
+        }
+        seen.join(", ")
+    };
+    let mut errors: Vec<(String, usize)> = Vec::new();
+    for row in rows.iter().filter(|r| !r.ok && !r.error.is_empty()) {
+        match errors.iter_mut().find(|(e, _)| *e == row.error) {
+            Some((_, n)) => *n += 1,
+            None => errors.push((row.error.clone(), 1)),
+        }
+    }
+    errors.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    let first = rows[0];
+    WrapSummary {
+        wrap: first.wrap.clone(),
+        label: first.label.clone(),
+        kind: first.kind.clone(),
+        accel: distinct(&|r| &r.accel),
+        runtime_version: distinct(&|r| &r.runtime_version),
+        runs: rows.len(),
+        ok_runs: ok.len(),
+        errors: errors.into_iter().map(|(e, _)| e).collect(),
+        image_mb: figure(&|r| r.image_bytes.map(|b| b as f64 / MB)),
+        ttfr_s: figure(&|r| r.ttfr_ms.map(|ms| ms / 1000.0)),
+        rss_mb: figure(&|r| r.rss_bytes.map(|b| b as f64 / MB)),
+        pss_mb: figure(&|r| r.pss_bytes.map(|b| b as f64 / MB)),
+        cgroup_mb: figure(&|r| r.cgroup_bytes.map(|b| b as f64 / MB)),
+        vmm_overhead_mb: figure(&|r| r.vmm_overhead_bytes.map(|b| b as f64 / MB)),
+        stop_s: figure(&|r| r.stop_ms.map(|ms| ms / 1000.0)),
+        guest_memory_mb: rows.iter().find_map(|r| r.guest_memory_mb),
+    }
+}
+
+/// What a figure measures, for wording a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// A size on disk.
+    Size,
+    /// A duration.
+    Time,
+    /// Memory in use.
+    Memory,
+}
+
+/// How a wrap's median compares with the baseline's (lower is better for every figure).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Relative {
+    /// `value / baseline`.
+    pub ratio: f64,
+    /// What is compared.
+    pub quantity: Quantity,
+}
+
+impl Relative {
+    /// Compares two medians; `None` when the baseline is zero or either is missing.
+    pub fn of(
+        value: Option<&Summary>,
+        baseline: Option<&Summary>,
+        quantity: Quantity,
+    ) -> Option<Relative> {
+        let (value, baseline) = (value?.median, baseline?.median);
+        (baseline > 0.0 && value > 0.0).then(|| Relative {
+            ratio: value / baseline,
+            quantity,
+        })
+    }
+}
+
+impl std::fmt::Display for Relative {
+    /// "93% smaller", "2.3x faster", "1.8x larger", "same": smaller values as the
+    /// percentage saved (sizes, memory) or a speed-up factor (times), larger as a factor.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.ratio;
+        if (r - 1.0).abs() < 0.005 {
+            return write!(f, "same");
+        }
+        match (self.quantity, r < 1.0) {
+            (Quantity::Time, true) => write!(f, "{:.1}x faster", 1.0 / r),
+            (Quantity::Time, false) => write!(f, "{r:.1}x slower"),
+            (Quantity::Size, true) => write!(f, "{:.0}% smaller", (1.0 - r) * 100.0),
+            (Quantity::Size, false) => write!(f, "{r:.1}x larger"),
+            (Quantity::Memory, true) => write!(f, "{:.0}% less", (1.0 - r) * 100.0),
+            (Quantity::Memory, false) => write!(f, "{r:.1}x more"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::tests::sample_row;
+
+    #[test]
+    fn groups_per_wrap_in_order_and_skips_failed_runs() {
+        let mut rows = vec![
+            sample_row("vm", 1),
+            sample_row("container", 1),
+            sample_row("vm", 2),
+        ];
+        rows[2].ok = false;
+        rows[2].error = "probe: timeout".into();
+        rows[2].ttfr_ms = Some(99_999.0);
+        let summaries = summarize(&rows);
+        assert_eq!(summaries.len(), 2);
+        assert_eq!(summaries[0].wrap, "vm");
+        assert_eq!((summaries[0].runs, summaries[0].ok_runs), (2, 1));
+        assert_eq!(summaries[0].errors, vec!["probe: timeout".to_string()]);
+        let ttfr = summaries[0].ttfr_s.unwrap();
+        assert_eq!(ttfr.count, 1);
+        assert!((ttfr.median - 0.18125).abs() < 1e-9);
+        assert!((summaries[1].image_mb.unwrap().median - 1.312528).abs() < 1e-9);
+    }
+
+    #[test]
+    fn relative_wording() {
+        let s = |m: f64| Summary::of(&[m]).unwrap();
+        let rel = |v: f64, b: f64, q| {
+            Relative::of(Some(&s(v)), Some(&s(b)), q)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(rel(27.8, 400.0, Quantity::Size), "93% smaller");
+        assert_eq!(rel(0.483, 1.13, Quantity::Time), "2.3x faster");
+        assert_eq!(rel(2.0, 1.0, Quantity::Time), "2.0x slower");
+        assert_eq!(rel(619.0, 274.4, Quantity::Memory), "2.3x more");
+        assert_eq!(rel(50.0, 100.0, Quantity::Memory), "50% less");
+        assert_eq!(rel(1.0, 1.001, Quantity::Size), "same");
+        assert!(Relative::of(Some(&s(1.0)), Some(&s(0.0)), Quantity::Size).is_none());
+        assert!(Relative::of(None, Some(&s(1.0)), Quantity::Size).is_none());
+    }
+}

@@ -1,0 +1,289 @@
+//! The benchmark loop: prepare every wrap (so a broken setup fails before anything is
+//! launched), then per wrap run the warm-ups and the measured runs one cold start at a time,
+//! writing each row to `results.csv` as soon as it is measured.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::host::HostFacts;
+use crate::probe::StopFlag;
+use crate::recipe::ImageCache;
+use crate::results::{ResultRow, ResultsError, ResultsWriter};
+use crate::scenario::Scenario;
+use crate::wrap::{self, LaunchContext, Measurement, PrepareContext, Wrap, WrapError};
+
+/// Consecutive failed launches after which a wrap's remaining runs are skipped.
+const MAX_CONSECUTIVE_FAILURES: u32 = 3;
+
+/// A run that could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A wrap could not be prepared; nothing was launched.
+    #[error("wrap '{wrap}': {cause}")]
+    Prepare {
+        /// The wrap.
+        wrap: String,
+        /// Why.
+        cause: WrapError,
+    },
+    /// Results could not be written.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    /// The output folder could not be made.
+    #[error("cannot create {path}: {cause}")]
+    OutDir {
+        /// The folder.
+        path: PathBuf,
+        /// What the OS said.
+        cause: std::io::Error,
+    },
+}
+
+/// How a run is done.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Measured runs per wrap.
+    pub runs: u32,
+    /// Warm-ups per wrap.
+    pub warmup: u32,
+    /// Folder receiving `results.csv`.
+    pub out_dir: PathBuf,
+    /// Re-run image recipes even when cached.
+    pub rebuild: bool,
+    /// Names every container and VM of this run (labels, temp folders).
+    pub session: String,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Every row written, in order.
+    pub rows: Vec<ResultRow>,
+    /// Whether the user interrupted the run.
+    pub interrupted: bool,
+    /// Wraps whose remaining runs were skipped after repeated failures.
+    pub abandoned: Vec<String>,
+}
+
+/// Runs a scenario: prepares every wrap, then measures them one after another.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    cache: &ImageCache,
+    options: &RunOptions,
+    interrupt: &StopFlag,
+) -> Result<RunOutcome, BenchError> {
+    let wraps = prepare_all(scenario, cache, options.rebuild).await?;
+    std::fs::create_dir_all(&options.out_dir).map_err(|cause| BenchError::OutDir {
+        path: options.out_dir.clone(),
+        cause,
+    })?;
+    let mut writer = ResultsWriter::append(&options.out_dir.join(crate::results::RESULTS_FILE))?;
+    let host = HostFacts::read();
+    let context = LaunchContext {
+        session: options.session.clone(),
+        probe: scenario.probe.clone(),
+        interrupt: interrupt.clone(),
+    };
+    let mut outcome = RunOutcome {
+        rows: Vec::new(),
+        interrupted: false,
+        abandoned: Vec::new(),
+    };
+    for wrap in &wraps {
+        let finished = measure_wrap(
+            scenario,
+            wrap.as_ref(),
+            options,
+            &context,
+            &host,
+            &mut writer,
+            &mut outcome,
+        )
+        .await;
+        let leftovers = wrap.remove_leftovers(&options.session).await;
+        if leftovers > 0 {
+            eprintln!(
+                "warning: removed {leftovers} leftover instance(s) of wrap '{}'",
+                wrap.spec().name
+            );
+        }
+        finished?;
+        if outcome.interrupted {
+            break;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Prepares every wrap before anything is launched, showing what is being built.
+async fn prepare_all(
+    scenario: &Scenario,
+    cache: &ImageCache,
+    rebuild: bool,
+) -> Result<Vec<Box<dyn Wrap>>, BenchError> {
+    let mut wraps = Vec::with_capacity(scenario.wraps.len());
+    for spec in &scenario.wraps {
+        let spinner = spinner(&format!("preparing {}", spec.name));
+        let progress = |step: &str| {
+            let line = format!("preparing {}: {step}", spec.name);
+            if spinner.is_hidden() {
+                eprintln!("{line}");
+            }
+            spinner.set_message(line);
+        };
+        let context = PrepareContext {
+            cache,
+            base_dir: scenario.base_dir(),
+            rebuild,
+            progress: &progress,
+        };
+        let prepared = wrap::prepare(spec, &context).await;
+        spinner.finish_and_clear();
+        wraps.push(prepared.map_err(|cause| BenchError::Prepare {
+            wrap: spec.name.clone(),
+            cause,
+        })?);
+    }
+    Ok(wraps)
+}
+
+async fn measure_wrap(
+    scenario: &Scenario,
+    wrap: &dyn Wrap,
+    options: &RunOptions,
+    context: &LaunchContext,
+    host: &HostFacts,
+    writer: &mut ResultsWriter,
+    outcome: &mut RunOutcome,
+) -> Result<(), BenchError> {
+    let name = &wrap.spec().name;
+    let total = u64::from(options.warmup + options.runs);
+    let bar = progress_bar(total, name);
+    let mut consecutive_failures = 0;
+    for index in 0..options.warmup + options.runs {
+        if context.interrupt.is_raised() {
+            outcome.interrupted = true;
+            break;
+        }
+        let warmup = index < options.warmup;
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let measurement = wrap.launch_once(context).await;
+        let line = describe(&measurement, warmup, index, options);
+        if bar.is_hidden() {
+            eprintln!("{name}: {line}");
+        }
+        bar.set_message(line);
+        bar.inc(1);
+        if measurement.ok {
+            consecutive_failures = 0;
+        } else {
+            consecutive_failures += 1;
+        }
+        // A run the user interrupted is not a failure of the wrap: it gets no row.
+        let interrupted_run = context.interrupt.is_raised() && !measurement.ok;
+        if !warmup && !interrupted_run {
+            let row = result_row(
+                scenario,
+                wrap,
+                host,
+                index - options.warmup + 1,
+                timestamp,
+                &measurement,
+            );
+            writer.write(&row)?;
+            outcome.rows.push(row);
+        }
+        if consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
+            outcome.abandoned.push(name.clone());
+            break;
+        }
+    }
+    bar.finish();
+    Ok(())
+}
+
+fn describe(m: &Measurement, warmup: bool, index: u32, options: &RunOptions) -> String {
+    let which = if warmup {
+        format!("warm-up {}/{}", index + 1, options.warmup)
+    } else {
+        format!("run {}/{}", index - options.warmup + 1, options.runs)
+    };
+    match (m.ok, m.ttfr) {
+        (true, Some(ttfr)) => format!("{which}: first response in {:.3} s", ttfr.as_secs_f64()),
+        _ => format!("{which}: failed: {}", m.notes.join("; ")),
+    }
+}
+
+fn millis(d: Option<Duration>) -> Option<f64> {
+    d.map(|d| d.as_secs_f64() * 1000.0)
+}
+
+/// The flat row of one measured run.
+pub fn result_row(
+    scenario: &Scenario,
+    wrap: &dyn Wrap,
+    host: &HostFacts,
+    run: u32,
+    timestamp: String,
+    m: &Measurement,
+) -> ResultRow {
+    let spec = wrap.spec();
+    ResultRow {
+        timestamp,
+        host: host.name.clone(),
+        host_kernel: host.kernel.clone(),
+        host_cpu: host.cpu.clone(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: scenario.name.clone(),
+        workload: scenario.workload.clone(),
+        wrap: spec.name.clone(),
+        label: spec.label.clone(),
+        kind: spec.kind().to_string(),
+        runtime_version: wrap.runtime_version().to_string(),
+        accel: wrap.accel().to_string(),
+        run,
+        ok: m.ok,
+        error: m.notes.join("; "),
+        image_bytes: Some(wrap.image_bytes()),
+        ttfr_ms: millis(m.ttfr),
+        rss_bytes: m.rss_bytes,
+        pss_bytes: m.pss_bytes,
+        cgroup_bytes: m.cgroup_bytes,
+        vmm_overhead_bytes: m.vmm_overhead_bytes,
+        stop_ms: millis(m.stop),
+        created_ms: millis(m.created),
+        started_ms: millis(m.started),
+        qmp_ready_ms: millis(m.qmp_ready),
+        first_output_ms: millis(m.first_output),
+        ready_line_ms: millis(m.ready_line),
+        guest_memory_mb: wrap.guest_memory_mb(),
+        probe_attempts: m.probe_attempts,
+    }
+}
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar.set_message(message.to_string());
+    bar
+}
+
+fn progress_bar(total: u64, name: &str) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template("{prefix:>12} [{bar:20}] {pos}/{len} {msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(name.to_string());
+    bar
+}

@@ -1,0 +1,190 @@
+//! The summary table: one row per wrap, each figure as its median with min–max, and for
+//! every wrap after the first its difference from the first (the baseline). Rendered for the
+//! terminal and as Markdown for slides and notes.
+
+use comfy_table::{ContentArrangement, Table, presets};
+
+use crate::analysis::{Quantity, Relative, WrapSummary};
+use crate::stats::Summary;
+
+/// Output style of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Box-drawing characters for a terminal.
+    Terminal,
+    /// A GitHub-flavoured Markdown table.
+    Markdown,
+}
+
+/// `median (min–max)` with `decimals` places; the median alone when every run agreed.
+pub fn median_with_range(summary: &Summary, decimals: usize) -> String {
+    let median = format!("{:.*}", decimals, summary.median);
+    let min = format!("{:.*}", decimals, summary.min);
+    let max = format!("{:.*}", decimals, summary.max);
+    if min == max {
+        median
+    } else {
+        format!("{median} ({min}–{max})")
+    }
+}
+
+fn cell(
+    summary: Option<&Summary>,
+    baseline: Option<&Summary>,
+    decimals: usize,
+    quantity: Quantity,
+    separator: &str,
+) -> String {
+    let Some(s) = summary else {
+        return "missing".to_string();
+    };
+    let mut text = median_with_range(s, decimals);
+    if let Some(relative) = Relative::of(Some(s), baseline, quantity) {
+        text.push_str(separator);
+        text.push_str(&relative.to_string());
+    }
+    text
+}
+
+/// The summary table of a run: rows are wraps, the first wrap is the baseline.
+pub fn summary_table(summaries: &[WrapSummary], style: Style) -> String {
+    let mut table = Table::new();
+    let separator = match style {
+        Style::Terminal => {
+            table.load_style(presets::UTF8_FULL_CONDENSED);
+            "\n"
+        }
+        Style::Markdown => {
+            table.load_style(presets::ASCII_MARKDOWN);
+            "<br>"
+        }
+    };
+    table.set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(vec![
+        "Wrap",
+        "Runs ok",
+        "Image size (MB)",
+        "Time to first response (s)",
+        "Memory RSS (MB)",
+        "Memory PSS (MB)",
+        "Stop (s)",
+    ]);
+    let baseline = summaries.first();
+    for (i, s) in summaries.iter().enumerate() {
+        let base = |get: fn(&WrapSummary) -> Option<&Summary>| {
+            if i == 0 { None } else { baseline.and_then(get) }
+        };
+        table.add_row(vec![
+            format!("{}{separator}{} ({})", s.label, s.kind, s.accel),
+            format!("{}/{}", s.ok_runs, s.runs),
+            cell(
+                s.image_mb.as_ref(),
+                base(|b| b.image_mb.as_ref()),
+                2,
+                Quantity::Size,
+                separator,
+            ),
+            cell(
+                s.ttfr_s.as_ref(),
+                base(|b| b.ttfr_s.as_ref()),
+                3,
+                Quantity::Time,
+                separator,
+            ),
+            cell(
+                s.rss_mb.as_ref(),
+                base(|b| b.rss_mb.as_ref()),
+                1,
+                Quantity::Memory,
+                separator,
+            ),
+            cell(
+                s.pss_mb.as_ref(),
+                base(|b| b.pss_mb.as_ref()),
+                1,
+                Quantity::Memory,
+                separator,
+            ),
+            cell(
+                s.stop_s.as_ref(),
+                base(|b| b.stop_s.as_ref()),
+                3,
+                Quantity::Time,
+                separator,
+            ),
+        ]);
+    }
+    table.to_string()
+}
+
+/// Lines under the table: failures per wrap, so a `missing` cell always has its reason.
+pub fn failure_notes(summaries: &[WrapSummary]) -> Vec<String> {
+    summaries
+        .iter()
+        .flat_map(|s| {
+            s.errors.iter().map(move |e| {
+                format!(
+                    "{}: {} of {} runs failed: {e}",
+                    s.wrap,
+                    s.runs - s.ok_runs,
+                    s.runs
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::summarize;
+    use crate::results::tests::sample_row;
+
+    #[test]
+    fn median_and_range_formatting() {
+        let s = Summary::of(&[0.2, 0.1, 0.3]).unwrap();
+        assert_eq!(median_with_range(&s, 3), "0.200 (0.100–0.300)");
+        let same = Summary::of(&[1.31, 1.31]).unwrap();
+        assert_eq!(median_with_range(&same, 2), "1.31");
+    }
+
+    #[test]
+    fn markdown_table_compares_with_the_first_wrap() {
+        let mut vm = sample_row("vm", 1);
+        vm.label = "Unikernel".into();
+        vm.kind = "qemu".into();
+        vm.accel = "tcg".into();
+        vm.image_bytes = Some(656_264);
+        vm.ttfr_ms = Some(90.625);
+        vm.rss_bytes = Some(6_200_000);
+        vm.pss_bytes = None;
+        let mut c = sample_row("container", 1);
+        c.label = "Container".into();
+        let table = summary_table(&summarize(&[c, vm]), Style::Markdown);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(lines[0].contains("Time to first response (s)"));
+        assert!(
+            lines[2].starts_with("| Container<br>container (native)"),
+            "{}",
+            lines[2]
+        );
+        assert!(lines[2].contains("| 0.181 "), "{}", lines[2]);
+        assert!(lines[3].contains("0.66<br>50% smaller"), "{}", lines[3]);
+        assert!(lines[3].contains("0.091<br>2.0x faster"), "{}", lines[3]);
+        assert!(lines[3].contains("6.2<br>2.0x more"), "{}", lines[3]);
+        assert!(lines[3].contains("| missing "), "{}", lines[3]);
+    }
+
+    #[test]
+    fn failures_are_listed_with_counts() {
+        let mut bad = sample_row("vm", 2);
+        bad.ok = false;
+        bad.error = "probe: no HTTP 200".into();
+        let notes = failure_notes(&summarize(&[sample_row("vm", 1), bad]));
+        assert_eq!(
+            notes,
+            vec!["vm: 1 of 2 runs failed: probe: no HTTP 200".to_string()]
+        );
+    }
+}

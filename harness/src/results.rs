@@ -1,0 +1,272 @@
+//! Result rows and the `results.csv` file: one flat row per measured run per wrap, written
+//! and flushed as soon as the run ends, so an interrupted run keeps what it measured.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the results inside a run's output folder.
+pub const RESULTS_FILE: &str = "results.csv";
+
+/// A results file that could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// Opening or creating the file failed.
+    #[error("cannot open {path}: {cause}")]
+    Open {
+        /// The results file.
+        path: PathBuf,
+        /// What the OS said.
+        cause: std::io::Error,
+    },
+    /// A row could not be written or parsed.
+    #[error("{path}: {cause}")]
+    Csv {
+        /// The results file.
+        path: PathBuf,
+        /// What the CSV layer said.
+        cause: csv::Error,
+    },
+}
+
+/// One measured run of one wrap. Figures that could not be measured are `None` (an empty
+/// cell) and the reason is in `error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// When the run started, RFC 3339 UTC.
+    pub timestamp: String,
+    /// Host name of the machine that measured.
+    pub host: String,
+    /// Host kernel release.
+    pub host_kernel: String,
+    /// Host CPU model and logical CPU count.
+    pub host_cpu: String,
+    /// shrinkwrap's version.
+    pub harness_version: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Workload name.
+    pub workload: String,
+    /// Wrap name.
+    pub wrap: String,
+    /// Wrap label for tables.
+    pub label: String,
+    /// `container` or `qemu`.
+    pub kind: String,
+    /// Runtime that launched it, with version (e.g. `dockerd 20.10.24 (API 1.41)`).
+    pub runtime_version: String,
+    /// Accelerator: `kvm` or `tcg` for VMs, `native` for containers.
+    pub accel: String,
+    /// 1-based index of the measured run (warm-ups are not recorded).
+    pub run: u32,
+    /// Whether the instance served its first response and was stopped.
+    pub ok: bool,
+    /// Why the run failed or which figures are missing; empty when everything was measured.
+    pub error: String,
+    /// Image size on disk, bytes (see README for the exact definition per kind).
+    pub image_bytes: Option<u64>,
+    /// Launch request to first complete `HTTP/1.x 200` status line, milliseconds.
+    pub ttfr_ms: Option<f64>,
+    /// Resident set size of every process of the instance after the first response, bytes.
+    pub rss_bytes: Option<u64>,
+    /// Proportional set size of the same processes, bytes.
+    pub pss_bytes: Option<u64>,
+    /// Container cgroup memory usage minus inactive file pages, bytes.
+    pub cgroup_bytes: Option<u64>,
+    /// VMM overhead: RSS of every QEMU mapping that is not guest RAM, bytes.
+    pub vmm_overhead_bytes: Option<u64>,
+    /// Stop request until the instance has exited, milliseconds.
+    pub stop_ms: Option<f64>,
+    /// Phase: the runtime's create call returned (container), ms after launch.
+    pub created_ms: Option<f64>,
+    /// Phase: start call returned (container) or process spawned (QEMU), ms after launch.
+    pub started_ms: Option<f64>,
+    /// Phase: QMP handshake done, ms after launch.
+    pub qmp_ready_ms: Option<f64>,
+    /// Phase: first byte on the serial console, ms after launch.
+    pub first_output_ms: Option<f64>,
+    /// Phase: the guest's own "listening" line on the console, ms after launch.
+    pub ready_line_ms: Option<f64>,
+    /// Guest RAM given to a VM, MiB.
+    pub guest_memory_mb: Option<u32>,
+    /// Probe attempts until the first `200`.
+    pub probe_attempts: Option<u32>,
+}
+
+/// Appends rows to a results file, one flushed row at a time.
+pub struct ResultsWriter {
+    path: PathBuf,
+    writer: csv::Writer<File>,
+}
+
+impl ResultsWriter {
+    /// Opens `path` for appending; writes the header only when the file is new or empty.
+    pub fn append(path: &Path) -> Result<ResultsWriter, ResultsError> {
+        let open_error = |cause| ResultsError::Open {
+            path: path.to_path_buf(),
+            cause,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(open_error)?;
+        let is_new = file.metadata().map_err(open_error)?.len() == 0;
+        let writer = csv::WriterBuilder::new()
+            .has_headers(is_new)
+            .from_writer(file);
+        Ok(ResultsWriter {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    /// Writes one row and flushes it to disk.
+    pub fn write(&mut self, row: &ResultRow) -> Result<(), ResultsError> {
+        let csv_error = |cause| ResultsError::Csv {
+            path: self.path.clone(),
+            cause,
+        };
+        self.writer.serialize(row).map_err(csv_error)?;
+        self.writer
+            .flush()
+            .map_err(|e| csv_error(csv::Error::from(e)))
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads every row of a results file.
+pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, ResultsError> {
+    let mut reader = csv::Reader::from_path(path).map_err(|cause| ResultsError::Csv {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    reader
+        .deserialize()
+        .collect::<Result<Vec<ResultRow>, _>>()
+        .map_err(|cause| ResultsError::Csv {
+            path: path.to_path_buf(),
+            cause,
+        })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A complete row for tests.
+    pub(crate) fn sample_row(wrap: &str, run: u32) -> ResultRow {
+        ResultRow {
+            timestamp: "2026-11-26T20:00:00.000Z".into(),
+            host: "testhost".into(),
+            host_kernel: "6.1.0".into(),
+            host_cpu: "Test CPU x2".into(),
+            harness_version: "0.1.0".into(),
+            scenario: "demo".into(),
+            workload: "hello-rust".into(),
+            wrap: wrap.into(),
+            label: format!("{wrap}, \"quoted\""),
+            kind: "container".into(),
+            runtime_version: "dockerd 20.10.24 (API 1.41)".into(),
+            accel: "native".into(),
+            run,
+            ok: true,
+            error: String::new(),
+            image_bytes: Some(1_312_528),
+            ttfr_ms: Some(181.25),
+            rss_bytes: Some(3_100_000),
+            pss_bytes: Some(1_500_000),
+            cgroup_bytes: Some(900_000),
+            vmm_overhead_bytes: None,
+            stop_ms: Some(12.5),
+            created_ms: Some(20.0),
+            started_ms: Some(170.0),
+            qmp_ready_ms: None,
+            first_output_ms: None,
+            ready_line_ms: None,
+            guest_memory_mb: None,
+            probe_attempts: Some(31),
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_through_csv_with_empty_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        let mut failed = sample_row("vm", 2);
+        failed.ok = false;
+        failed.error = "probe: no HTTP 200 within 30s, line\nbreak".into();
+        failed.ttfr_ms = None;
+        failed.rss_bytes = None;
+        let rows = vec![sample_row("container", 1), failed];
+        let mut writer = ResultsWriter::append(&path).unwrap();
+        for row in &rows {
+            writer.write(row).unwrap();
+        }
+        drop(writer);
+        assert_eq!(read_results(&path).unwrap(), rows);
+    }
+
+    #[test]
+    fn appending_writes_the_header_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        ResultsWriter::append(&path)
+            .unwrap()
+            .write(&sample_row("a", 1))
+            .unwrap();
+        ResultsWriter::append(&path)
+            .unwrap()
+            .write(&sample_row("a", 2))
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("timestamp,host,").count(), 1);
+        assert_eq!(read_results(&path).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn header_has_the_promised_columns_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        ResultsWriter::append(&path)
+            .unwrap()
+            .write(&sample_row("a", 1))
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let promised = [
+            "timestamp",
+            "host",
+            "scenario",
+            "workload",
+            "wrap",
+            "kind",
+            "runtime_version",
+            "accel",
+            "run",
+            "ok",
+            "error",
+            "image_bytes",
+            "ttfr_ms",
+            "rss_bytes",
+            "pss_bytes",
+            "cgroup_bytes",
+            "stop_ms",
+        ];
+        let positions: Vec<usize> = promised
+            .iter()
+            .map(|c| {
+                header
+                    .iter()
+                    .position(|h| h == c)
+                    .unwrap_or_else(|| panic!("missing {c}"))
+            })
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{header:?}");
+    }
+}

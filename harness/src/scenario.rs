@@ -1,0 +1,747 @@
+//! The scenario model: one workload, the wraps to compare, and how to run them, read from
+//! TOML. Every check that can fail without launching anything happens here, so a broken or
+//! inconsistent file is rejected with its path, line and the problem before any instance
+//! starts.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The scenario run when `shrinkwrap run` is given none: `hello-rust` in every wrap.
+pub const DEFAULT_SCENARIO: &str = "scenarios/hello-rust.toml";
+
+/// Measured runs per wrap when the scenario and the command line say nothing.
+pub const DEFAULT_RUNS: u32 = 10;
+/// Unmeasured warm-up launches per wrap before the measured runs.
+pub const DEFAULT_WARMUP: u32 = 1;
+
+/// A scenario file that could not be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario {path}: {cause}")]
+    Read {
+        /// The scenario file.
+        path: PathBuf,
+        /// What the OS said.
+        cause: std::io::Error,
+    },
+    /// The file is not valid TOML for a scenario, or a value is inconsistent.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The scenario file.
+        path: PathBuf,
+        /// 1-based line of the offending item.
+        line: usize,
+        /// What is wrong and, where it helps, how to fix it.
+        message: String,
+    },
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name, used in result folders and rows.
+    pub name: String,
+    /// One sentence on what the scenario compares.
+    pub description: String,
+    /// The workload every wrap runs (e.g. `hello-rust`).
+    pub workload: String,
+    /// Measured runs per wrap.
+    pub runs: u32,
+    /// Warm-up launches per wrap, not recorded.
+    pub warmup: u32,
+    /// How the first HTTP response is requested and checked.
+    pub probe: ProbeSpec,
+    /// The wraps to compare, in the file's order; the first is the baseline of relative
+    /// differences in reports.
+    pub wraps: Vec<WrapSpec>,
+    /// The file the scenario came from.
+    pub path: PathBuf,
+}
+
+/// What the probe asks for and what counts as an answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// Request path of the probe's GET.
+    #[serde(default = "default_probe_path")]
+    pub path: String,
+    /// Body the workload must return, checked once per run after the first response
+    /// (outside the timed span).
+    pub expect_body: Option<String>,
+}
+
+impl Default for ProbeSpec {
+    fn default() -> Self {
+        Self {
+            path: default_probe_path(),
+            expect_body: None,
+        }
+    }
+}
+
+fn default_probe_path() -> String {
+    "/".to_string()
+}
+
+/// One shrink-wrap of the workload.
+#[derive(Debug, Clone)]
+pub struct WrapSpec {
+    /// Short unique name (a CSV value and a CLI filter).
+    pub name: String,
+    /// Human label for tables, e.g. "Container (FROM scratch)".
+    pub label: String,
+    /// Where the image comes from: a recipe in this repository, or files the user supplies.
+    pub image: Option<ImageSpec>,
+    /// Probe timing for this wrap.
+    pub timeouts: Timeouts,
+    /// The kind of wrap and how it is launched.
+    pub launch: Launch,
+}
+
+impl WrapSpec {
+    /// The kind of wrap, as written in scenario files and result rows.
+    pub fn kind(&self) -> &'static str {
+        match self.launch {
+            Launch::Container(_) => "container",
+            Launch::Qemu(_) => "qemu",
+        }
+    }
+}
+
+/// How long the probe waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Longest wait for the first `200`, from launch.
+    pub ready: std::time::Duration,
+    /// Longest wait for one probe attempt (connect, send, read the status line).
+    pub attempt: std::time::Duration,
+    /// Longest wait for the instance to stop after the stop request.
+    pub stop: std::time::Duration,
+}
+
+/// How a wrap is launched.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// A Docker container.
+    Container(ContainerSpec),
+    /// A virtual machine under QEMU.
+    Qemu(QemuSpec),
+}
+
+/// An image made by a recipe under `scripts/images/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Recipe name: the executable `scripts/images/<recipe>`.
+    pub recipe: String,
+    /// Extra arguments passed to the recipe after its output folder.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Files and folders (relative to the repository) the image depends on: the recipe is
+    /// re-run only when one of them, or the recipe itself, changes.
+    #[serde(default)]
+    pub inputs: Vec<PathBuf>,
+}
+
+/// How a container is launched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    /// A local image to run instead of a recipe's (never pulled).
+    pub image: Option<String>,
+    /// The command run in the container. `{port}` is replaced by the port chosen for the run.
+    pub command: Vec<String>,
+    /// The port the workload listens on when its command cannot be told one.
+    pub port: Option<u16>,
+    /// Run docker-init as PID 1 so the workload gets SIGTERM on stop.
+    #[serde(default = "default_true")]
+    pub init: bool,
+    /// Environment of the workload.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Which accelerator QEMU uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AccelChoice {
+    /// Decided per host by a measured probe.
+    #[default]
+    Auto,
+    /// Hardware virtualization.
+    Kvm,
+    /// Software emulation.
+    Tcg,
+}
+
+/// How a QEMU virtual machine is launched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QemuSpec {
+    /// The QEMU binary.
+    #[serde(default = "default_qemu_binary")]
+    pub binary: String,
+    /// `-machine` value, options included (e.g. `q35`, `microvm,acpi=off`).
+    #[serde(default = "default_machine")]
+    pub machine: String,
+    /// `-cpu` model.
+    #[serde(default = "default_cpu")]
+    pub cpu: String,
+    /// Guest RAM in MiB.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u32,
+    /// Virtual CPUs.
+    #[serde(default = "default_vcpus")]
+    pub vcpus: u32,
+    /// Accelerator: `auto`, `kvm` or `tcg`.
+    #[serde(default)]
+    pub accel: AccelChoice,
+    /// `-kernel` file.
+    pub kernel: Option<PathBuf>,
+    /// `-initrd` file (for Multiboot loaders: the application module).
+    pub initrd: Option<PathBuf>,
+    /// `-append` kernel command line.
+    pub append: Option<String>,
+    /// Disk images attached as virtio block devices.
+    #[serde(default)]
+    pub disks: Vec<PathBuf>,
+    /// NIC device model.
+    #[serde(default = "default_nic")]
+    pub nic: String,
+    /// Extra `-device` options of the NIC (e.g. `disable-legacy=on`).
+    pub nic_options: Option<String>,
+    /// The port the guest listens on; a free host port is forwarded to it.
+    pub guest_port: u16,
+    /// A line fragment the guest prints on its serial console once it listens; when seen,
+    /// its time is recorded beside the probe's as a cross-check.
+    pub ready_line: Option<String>,
+    /// More QEMU arguments, appended as given.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+fn default_qemu_binary() -> String {
+    "qemu-system-x86_64".to_string()
+}
+fn default_machine() -> String {
+    "q35".to_string()
+}
+fn default_cpu() -> String {
+    "max".to_string()
+}
+fn default_memory_mb() -> u32 {
+    256
+}
+fn default_vcpus() -> u32 {
+    1
+}
+fn default_nic() -> String {
+    "virtio-net-pci".to_string()
+}
+
+// ---- the file as written --------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    workload: String,
+    runs: Option<Spanned<u32>>,
+    warmup: Option<u32>,
+    #[serde(default)]
+    probe: ProbeSpec,
+    #[serde(default)]
+    wrap: Vec<Spanned<WrapFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrapFile {
+    name: Spanned<String>,
+    label: Option<String>,
+    kind: Spanned<String>,
+    image: Option<Spanned<ImageSpec>>,
+    ready_timeout_s: Option<Spanned<f64>>,
+    attempt_timeout_ms: Option<Spanned<u64>>,
+    stop_timeout_s: Option<Spanned<f64>>,
+    container: Option<Spanned<ContainerSpec>>,
+    qemu: Option<Spanned<QemuSpec>>,
+}
+
+/// Collects the first problem with its byte span.
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::Invalid {
+            path: self.path.to_path_buf(),
+            line: line_of(self.text, span.start),
+            message: message.into(),
+        }
+    }
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|cause| ScenarioError::Read {
+            path: path.to_path_buf(),
+            cause,
+        })?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Validates scenario text; `path` names it in errors and anchors relative paths of
+    /// bring-your-own images.
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let check = Checker { path, text };
+        let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            check.error(span, e.message().trim().replace('\n', " "))
+        })?;
+
+        let name_span = file.name.span();
+        let name = file.name.into_inner();
+        if !is_identifier(&name) {
+            return Err(check.error(
+                name_span,
+                format!(
+                    "name '{name}' must be letters, digits, '-' or '_' (it names result folders)"
+                ),
+            ));
+        }
+        let runs = match file.runs {
+            Some(runs) if *runs.get_ref() == 0 => {
+                return Err(check.error(runs.span(), "runs must be at least 1"));
+            }
+            Some(runs) => runs.into_inner(),
+            None => DEFAULT_RUNS,
+        };
+        if file.wrap.is_empty() {
+            return Err(check.error(
+                name_span,
+                "the scenario has no [[wrap]] tables: add at least one wrap to measure",
+            ));
+        }
+
+        let mut wraps: Vec<WrapSpec> = Vec::with_capacity(file.wrap.len());
+        for wrap in file.wrap {
+            let wrap_span = wrap.span();
+            let wrap = wrap.into_inner();
+            let spec = validate_wrap(&check, wrap_span.clone(), wrap)?;
+            if wraps.iter().any(|w| w.name == spec.name) {
+                return Err(check.error(
+                    wrap_span,
+                    format!(
+                        "two wraps are named '{}': wrap names must be unique",
+                        spec.name
+                    ),
+                ));
+            }
+            wraps.push(spec);
+        }
+
+        Ok(Scenario {
+            name,
+            description: file.description,
+            workload: file.workload,
+            runs,
+            warmup: file.warmup.unwrap_or(DEFAULT_WARMUP),
+            probe: file.probe,
+            wraps,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The folder that relative paths of bring-your-own images are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Keeps only the named wraps, in the scenario's order.
+    pub fn select_wraps(&mut self, names: &[String]) -> Result<(), String> {
+        if let Some(unknown) = names
+            .iter()
+            .find(|n| !self.wraps.iter().any(|w| &w.name == *n))
+        {
+            let known: Vec<&str> = self.wraps.iter().map(|w| w.name.as_str()).collect();
+            return Err(format!(
+                "scenario '{}' has no wrap '{unknown}' (it has: {})",
+                self.name,
+                known.join(", ")
+            ));
+        }
+        if !names.is_empty() {
+            self.wraps.retain(|w| names.contains(&w.name));
+        }
+        Ok(())
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn validate_wrap(
+    check: &Checker<'_>,
+    span: Range<usize>,
+    wrap: WrapFile,
+) -> Result<WrapSpec, ScenarioError> {
+    let name_span = wrap.name.span();
+    let name = wrap.name.into_inner();
+    if !is_identifier(&name) {
+        return Err(check.error(
+            name_span,
+            format!("wrap name '{name}' must be letters, digits, '-' or '_'"),
+        ));
+    }
+    let kind_span = wrap.kind.span();
+    let kind = wrap.kind.into_inner();
+
+    let positive = |value: &Option<Spanned<f64>>, what: &str, default: f64| match value {
+        Some(v) if !(v.get_ref().is_finite() && *v.get_ref() > 0.0) => Err(check.error(
+            v.span(),
+            format!("{what} must be a positive number of seconds"),
+        )),
+        Some(v) => Ok(std::time::Duration::from_secs_f64(*v.get_ref())),
+        None => Ok(std::time::Duration::from_secs_f64(default)),
+    };
+
+    let image = wrap.image.map(|image| {
+        let span = image.span();
+        (span, image.into_inner())
+    });
+    if let Some((span, image)) = &image
+        && !is_identifier(&image.recipe)
+    {
+        return Err(check.error(
+            span.clone(),
+            format!(
+                "recipe '{}' must be the name of an executable in scripts/images/",
+                image.recipe
+            ),
+        ));
+    }
+
+    let (launch, default_ready_s, default_attempt_ms) = match kind.as_str() {
+        "container" => {
+            if let Some(qemu) = &wrap.qemu {
+                return Err(check.error(
+                    qemu.span(),
+                    format!("wrap '{name}' is a container but has a [wrap.qemu] table"),
+                ));
+            }
+            let Some(container) = wrap.container else {
+                return Err(check.error(
+                    span,
+                    format!("wrap '{name}' has kind = \"container\" but no [wrap.container] table"),
+                ));
+            };
+            let container_span = container.span();
+            let container = container.into_inner();
+            match (&image, &container.image) {
+                (Some(_), Some(_)) => {
+                    return Err(check.error(
+                        container_span,
+                        format!(
+                            "wrap '{name}' names both an image recipe and container.image: keep one"
+                        ),
+                    ));
+                }
+                (None, None) => {
+                    return Err(check.error(
+                        span,
+                        format!(
+                            "wrap '{name}' needs an image: a [wrap.image] recipe or container.image"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            if container.command.is_empty() {
+                return Err(check.error(
+                    container_span,
+                    format!("wrap '{name}': container.command is empty"),
+                ));
+            }
+            let takes_port = container.command.iter().any(|a| a.contains("{port}"));
+            if container.port.is_none() && !takes_port {
+                return Err(check.error(
+                    container_span,
+                    format!(
+                        "wrap '{name}': container.command has no {{port}} placeholder and no fixed container.port is given"
+                    ),
+                ));
+            }
+            (Launch::Container(container), 30.0, 20)
+        }
+        "qemu" => {
+            if let Some(container) = &wrap.container {
+                return Err(check.error(
+                    container.span(),
+                    format!("wrap '{name}' is a qemu VM but has a [wrap.container] table"),
+                ));
+            }
+            let Some(qemu) = wrap.qemu else {
+                return Err(check.error(
+                    span,
+                    format!("wrap '{name}' has kind = \"qemu\" but no [wrap.qemu] table"),
+                ));
+            };
+            let qemu_span = qemu.span();
+            let qemu = qemu.into_inner();
+            if qemu.kernel.is_none() && qemu.disks.is_empty() {
+                return Err(check.error(
+                    qemu_span,
+                    format!(
+                        "wrap '{name}': give qemu.kernel or at least one qemu.disks image to boot"
+                    ),
+                ));
+            }
+            if qemu.initrd.is_some() && qemu.kernel.is_none() {
+                return Err(check.error(
+                    qemu_span,
+                    format!("wrap '{name}': qemu.initrd needs qemu.kernel"),
+                ));
+            }
+            if qemu.memory_mb == 0 || qemu.vcpus == 0 {
+                return Err(check.error(
+                    qemu_span,
+                    format!("wrap '{name}': qemu.memory_mb and qemu.vcpus must be at least 1"),
+                ));
+            }
+            (Launch::Qemu(qemu), 120.0, 50)
+        }
+        other => {
+            return Err(check.error(
+                kind_span,
+                format!(
+                    "wrap '{name}': unknown kind '{other}' (expected \"container\" or \"qemu\")"
+                ),
+            ));
+        }
+    };
+
+    let attempt = match &wrap.attempt_timeout_ms {
+        Some(ms) if *ms.get_ref() == 0 => {
+            return Err(check.error(ms.span(), "attempt_timeout_ms must be at least 1"));
+        }
+        Some(ms) => std::time::Duration::from_millis(*ms.get_ref()),
+        None => std::time::Duration::from_millis(default_attempt_ms),
+    };
+    let timeouts = Timeouts {
+        ready: positive(&wrap.ready_timeout_s, "ready_timeout_s", default_ready_s)?,
+        attempt,
+        stop: positive(&wrap.stop_timeout_s, "stop_timeout_s", 10.0)?,
+    };
+
+    Ok(WrapSpec {
+        label: wrap.label.unwrap_or_else(|| name.clone()),
+        name,
+        image: image.map(|(_, image)| image),
+        timeouts,
+        launch,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "demo"
+workload = "hello-rust"
+runs = 3
+
+[[wrap]]
+name = "container"
+kind = "container"
+image = { recipe = "hello-rust-static", inputs = ["scenarios/workloads/hello-rust"] }
+container = { command = ["/hello-rust", "--port", "{port}"] }
+
+[[wrap]]
+name = "vm"
+kind = "qemu"
+qemu = { kernel = "k.bin", guest_port = 8080, accel = "tcg" }
+"#;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(text, Path::new("scenarios/demo.toml"))
+    }
+
+    fn error_of(text: &str) -> (usize, String) {
+        match parse(text) {
+            Err(ScenarioError::Invalid { line, message, .. }) => (line, message),
+            other => panic!("expected an invalid scenario, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_good_scenario_with_defaults() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.name, "demo");
+        assert_eq!(s.runs, 3);
+        assert_eq!(s.warmup, DEFAULT_WARMUP);
+        assert_eq!(s.probe.path, "/");
+        assert_eq!(s.wraps.len(), 2);
+        assert_eq!(s.wraps[0].kind(), "container");
+        assert_eq!(s.wraps[0].label, "container");
+        let Launch::Container(c) = &s.wraps[0].launch else {
+            panic!("first wrap should be a container")
+        };
+        assert!(c.init);
+        assert_eq!(s.wraps[0].timeouts.attempt.as_millis(), 20);
+        let Launch::Qemu(q) = &s.wraps[1].launch else {
+            panic!("second wrap should be qemu")
+        };
+        assert_eq!(q.accel, AccelChoice::Tcg);
+        assert_eq!(q.memory_mb, 256);
+        assert_eq!(q.machine, "q35");
+        assert_eq!(s.wraps[1].timeouts.ready.as_secs(), 120);
+        assert_eq!(s.base_dir(), Path::new("scenarios"));
+    }
+
+    #[test]
+    fn unknown_field_names_its_line() {
+        let text = GOOD.replace("runs = 3", "runs = 3\nrunz = 4");
+        let (line, message) = error_of(&text);
+        assert_eq!(line, 5);
+        assert!(message.contains("runz"), "{message}");
+    }
+
+    #[test]
+    fn syntax_error_names_its_line() {
+        let text = GOOD.replace("runs = 3", "runs = ");
+        let (line, _) = error_of(&text);
+        assert_eq!(line, 4);
+    }
+
+    #[test]
+    fn wrong_type_names_its_line() {
+        let text = GOOD.replace("runs = 3", "runs = \"three\"");
+        let (line, message) = error_of(&text);
+        assert_eq!(line, 4);
+        assert!(message.contains("expected u32"), "{message}");
+    }
+
+    #[test]
+    fn zero_runs_is_rejected() {
+        let (line, message) = error_of(&GOOD.replace("runs = 3", "runs = 0"));
+        assert_eq!(line, 4);
+        assert!(message.contains("at least 1"), "{message}");
+    }
+
+    #[test]
+    fn unknown_kind_is_rejected_at_the_kind() {
+        let (line, message) = error_of(&GOOD.replace("kind = \"qemu\"", "kind = \"firecracker\""));
+        assert_eq!(line, 14);
+        assert!(message.contains("unknown kind 'firecracker'"), "{message}");
+    }
+
+    #[test]
+    fn kind_without_its_table_is_inconsistent() {
+        let text = GOOD.replace(
+            "qemu = { kernel = \"k.bin\", guest_port = 8080, accel = \"tcg\" }",
+            "",
+        );
+        let (line, message) = error_of(&text);
+        assert_eq!(line, 12);
+        assert!(message.contains("no [wrap.qemu] table"), "{message}");
+    }
+
+    #[test]
+    fn container_without_port_placeholder_is_rejected() {
+        let (_, message) = error_of(&GOOD.replace("\"--port\", \"{port}\"", "\"--port\", \"80\""));
+        assert!(message.contains("{port}"), "{message}");
+    }
+
+    #[test]
+    fn container_needs_exactly_one_image_source() {
+        let text = GOOD.replace(
+            "container = { command",
+            "container = { image = \"local:tag\", command",
+        );
+        let (_, message) = error_of(&text);
+        assert!(message.contains("keep one"), "{message}");
+    }
+
+    #[test]
+    fn duplicate_wrap_names_are_rejected() {
+        let (line, message) = error_of(&GOOD.replace("name = \"vm\"", "name = \"container\""));
+        assert_eq!(line, 12);
+        assert!(message.contains("unique"), "{message}");
+    }
+
+    #[test]
+    fn qemu_needs_something_to_boot() {
+        let (_, message) = error_of(&GOOD.replace("kernel = \"k.bin\", ", ""));
+        assert!(message.contains("qemu.kernel"), "{message}");
+    }
+
+    #[test]
+    fn unknown_accelerator_is_rejected() {
+        let (line, message) = error_of(&GOOD.replace("accel = \"tcg\"", "accel = \"hvf\""));
+        assert_eq!(line, 15);
+        assert!(message.contains("hvf"), "{message}");
+    }
+
+    #[test]
+    fn negative_timeout_is_rejected() {
+        let text = GOOD.replace("kind = \"qemu\"", "kind = \"qemu\"\nready_timeout_s = -1");
+        let (line, message) = error_of(&text);
+        assert_eq!(line, 15);
+        assert!(message.contains("ready_timeout_s"), "{message}");
+    }
+
+    #[test]
+    fn a_scenario_needs_wraps() {
+        let (line, message) = error_of("name = \"x\"\nworkload = \"w\"\n");
+        assert_eq!(line, 1);
+        assert!(message.contains("no [[wrap]]"), "{message}");
+    }
+
+    #[test]
+    fn error_display_is_one_line_with_file_and_line() {
+        let err = parse(&GOOD.replace("runs = 3", "runs = 0")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scenarios/demo.toml:4: runs must be at least 1"
+        );
+    }
+
+    #[test]
+    fn selecting_an_unknown_wrap_names_the_known_ones() {
+        let mut s = parse(GOOD).unwrap();
+        let err = s.select_wraps(&["nope".to_string()]).unwrap_err();
+        assert!(err.contains("container, vm"), "{err}");
+        s.select_wraps(&["vm".to_string()]).unwrap();
+        assert_eq!(s.wraps.len(), 1);
+    }
+}

@@ -1,0 +1,452 @@
+//! The container wrap: a Docker container driven through bollard. Images are built offline
+//! from an in-memory `FROM scratch` context holding a recipe's `rootfs/`; instances run with
+//! host networking on a port chosen per run, and carry labels naming the harness and the
+//! session so leftovers can always be found.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
+use crate::memory::{MemoryCgroup, process_memory};
+use crate::probe::{self, ProbeTarget, StopFlag};
+use crate::scenario::{ContainerSpec, Launch, WrapSpec};
+
+/// Label on every container and image the harness makes.
+pub const HARNESS_LABEL: &str = "org.shrinkwrap.harness";
+/// Label naming the session (one `shrinkwrap run`) a container belongs to.
+pub const SESSION_LABEL: &str = "org.shrinkwrap.session";
+
+/// Lines of a failed container's log quoted in the error.
+const LOG_TAIL_LINES: &str = "3";
+
+/// A container wrap with its image built and the engine reachable.
+pub struct ContainerWrap {
+    spec: WrapSpec,
+    container: ContainerSpec,
+    docker: Docker,
+    image: String,
+    image_bytes: u64,
+    runtime_version: String,
+}
+
+fn docker_error(what: &str, error: bollard::errors::Error) -> WrapError {
+    WrapError::Docker(format!("{what}: {}", engine_message(&error)))
+}
+
+/// The engine's own message where it sent one, else bollard's.
+fn engine_message(error: &bollard::errors::Error) -> String {
+    match error {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Connects to the local engine (`$DOCKER_HOST` when it names a unix socket, else
+/// /var/run/docker.sock) and agrees on an API version (dockerd 20.10 speaks 1.41).
+pub async fn connect() -> Result<(Docker, String), WrapError> {
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| h.starts_with("unix://"))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+    let down = |e: bollard::errors::Error| {
+        WrapError::Docker(format!(
+            "dockerd is not answering on {socket} ({e}): run scripts/setup, which starts it"
+        ))
+    };
+    let docker = Docker::connect_with_unix_defaults().map_err(down)?;
+    let docker = docker.negotiate_version().await.map_err(down)?;
+    let version = docker.version().await.map_err(down)?;
+    let runtime = format!(
+        "dockerd {} (API {})",
+        version.version.unwrap_or_else(|| "unknown".into()),
+        version.api_version.unwrap_or_else(|| "unknown".into())
+    );
+    tracing::debug!(%runtime, %socket, "connected to the Docker engine");
+    Ok((docker, runtime))
+}
+
+impl ContainerWrap {
+    /// Connects to dockerd and builds (or finds) the wrap's image.
+    pub async fn prepare(
+        spec: WrapSpec,
+        context: &PrepareContext<'_>,
+    ) -> Result<ContainerWrap, WrapError> {
+        let Launch::Container(container) = spec.launch.clone() else {
+            unreachable!("prepare dispatches container wraps only");
+        };
+        if let Some(image) = &spec.image {
+            context.cache.check(image)?;
+        }
+        let (docker, runtime_version) = connect().await?;
+        let image = match (&spec.image, &container.image) {
+            (Some(recipe), _) => {
+                let built = run_blocking(|| {
+                    context
+                        .cache
+                        .ensure(recipe, context.rebuild, context.progress)
+                })?;
+                let tag = format!("shrinkwrap/{}:{}", recipe.recipe, built.key);
+                if context.rebuild || docker.inspect_image(&tag).await.is_err() {
+                    (context.progress)(&format!("building container image {tag}"));
+                    build_image(&docker, &built.dir.join("rootfs"), &tag).await?;
+                }
+                tag
+            }
+            (None, Some(image)) => image.clone(),
+            (None, None) => unreachable!("scenario validation requires an image"),
+        };
+        let inspect = docker.inspect_image(&image).await.map_err(|e| {
+            WrapError::Docker(format!(
+                "image {image} is not in the local engine ({}): build or load it first; shrinkwrap never pulls",
+                engine_message(&e)
+            ))
+        })?;
+        let image_bytes = inspect
+            .size
+            .and_then(|s| u64::try_from(s).ok())
+            .ok_or_else(|| {
+                WrapError::Docker(format!("the engine reports no size for image {image}"))
+            })?;
+        Ok(ContainerWrap {
+            spec,
+            container,
+            docker,
+            image,
+            image_bytes,
+            runtime_version,
+        })
+    }
+
+    fn labels(&self, session: &str) -> HashMap<String, String> {
+        HashMap::from([
+            (
+                HARNESS_LABEL.to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            (SESSION_LABEL.to_string(), session.to_string()),
+            ("org.shrinkwrap.wrap".to_string(), self.spec.name.clone()),
+        ])
+    }
+
+    /// The last lines the container printed, for error messages.
+    async fn log_tail(&self, id: &str) -> String {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(LOG_TAIL_LINES)
+            .build();
+        let chunks: Vec<_> = self.docker.logs(id, Some(options)).collect().await;
+        let text: String = chunks
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|chunk| chunk.to_string())
+            .collect();
+        let text = text.trim().replace('\n', " | ");
+        if text.is_empty() {
+            "it printed nothing".to_string()
+        } else {
+            format!("its last output: {text}")
+        }
+    }
+
+    /// Probes from just before the start call until the first `200`, and watches for the
+    /// container exiting first. Returns when the probe ends.
+    async fn start_and_probe(
+        &self,
+        id: &str,
+        target: ProbeTarget,
+        launched: Instant,
+        context: &LaunchContext,
+        measurement: &mut Measurement,
+    ) -> Result<(), String> {
+        let give_up = StopFlag::default();
+        let probe = {
+            let give_up = give_up.clone();
+            let interrupt = context.interrupt.clone();
+            tokio::task::spawn_blocking(move || {
+                probe::wait_for_first_response(&target, launched, &[&give_up, &interrupt])
+            })
+        };
+        if let Err(e) = self.docker.start_container(id, None).await {
+            give_up.raise();
+            let _ = probe.await;
+            return Err(format!("start: {}", engine_message(&e)));
+        }
+        measurement.started = Some(launched.elapsed());
+
+        let mut exited = Box::pin(self.docker.wait_container(id, None));
+        let mut probe = probe;
+        let first = tokio::select! {
+            first = &mut probe => first,
+            exit = exited.next() => {
+                give_up.raise();
+                let _ = probe.await;
+                let code = match exit {
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                    _ => 0,
+                };
+                return Err(format!(
+                    "the container exited with code {code} before answering; {}",
+                    self.log_tail(id).await
+                ));
+            }
+        };
+        match first {
+            Ok(Ok(first)) => {
+                measurement.ttfr = Some(first.at - launched);
+                measurement.probe_attempts = Some(first.attempts);
+                Ok(())
+            }
+            Ok(Err(e)) if context.interrupt.is_raised() => Err(format!("interrupted ({e})")),
+            Ok(Err(e)) => Err(format!("{e}; {}", self.log_tail(id).await)),
+            Err(e) => Err(format!("probe thread failed: {e}")),
+        }
+    }
+
+    /// Memory of the running container right after its first response.
+    async fn measure_memory(&self, id: &str, measurement: &mut Measurement) {
+        let pid = match self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(info) => info.state.and_then(|s| s.pid).filter(|&p| p > 0),
+            Err(e) => {
+                measurement.note(format!("memory: inspect failed: {}", engine_message(&e)));
+                return;
+            }
+        };
+        let Some(pid) = pid.and_then(|p| u32::try_from(p).ok()) else {
+            measurement.note("memory: the engine reports no PID for the container");
+            return;
+        };
+        let cgroup = match MemoryCgroup::of_process(pid) {
+            Ok(cgroup) => cgroup,
+            Err(e) => {
+                measurement.note(format!("memory: {e}"));
+                return;
+            }
+        };
+        match cgroup.pids().and_then(|pids| process_memory(&pids)) {
+            Ok(memory) => {
+                measurement.rss_bytes = Some(memory.rss_bytes);
+                measurement.pss_bytes = Some(memory.pss_bytes);
+            }
+            Err(e) => measurement.note(format!("rss/pss: {e}")),
+        }
+        match cgroup.working_set_bytes() {
+            Ok(bytes) => measurement.cgroup_bytes = Some(bytes),
+            Err(e) => measurement.note(format!("cgroup: {e}")),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), String> {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        self.docker
+            .remove_container(id, Some(options))
+            .await
+            .map_err(|e| format!("remove: {}", engine_message(&e)))
+    }
+}
+
+#[async_trait]
+impl Wrap for ContainerWrap {
+    fn spec(&self) -> &WrapSpec {
+        &self.spec
+    }
+
+    fn runtime_version(&self) -> &str {
+        &self.runtime_version
+    }
+
+    fn accel(&self) -> &str {
+        "native"
+    }
+
+    fn image_bytes(&self) -> u64 {
+        self.image_bytes
+    }
+
+    async fn launch_once(&self, context: &LaunchContext) -> Measurement {
+        let mut measurement = Measurement::default();
+        let port = match self.container.port {
+            Some(port) => {
+                if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                    measurement.note(format!(
+                        "port {port}, which this workload always uses, is taken by another process: stop it"
+                    ));
+                    return measurement;
+                }
+                port
+            }
+            None => match probe::free_local_port() {
+                Ok(port) => port,
+                Err(e) => {
+                    measurement.note(format!("no free port on 127.0.0.1: {e}"));
+                    return measurement;
+                }
+            },
+        };
+        let command: Vec<String> = self
+            .container
+            .command
+            .iter()
+            .map(|arg| arg.replace("{port}", &port.to_string()))
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            entrypoint: Some(command),
+            cmd: Some(Vec::new()),
+            env: Some(
+                self.container
+                    .env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+            ),
+            labels: Some(self.labels(&context.session)),
+            host_config: Some(HostConfig {
+                network_mode: Some("host".into()),
+                init: Some(self.container.init),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let target = ProbeTarget {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            path: context.probe.path.clone(),
+            attempt_timeout: self.spec.timeouts.attempt,
+            ready_timeout: self.spec.timeouts.ready,
+        };
+
+        // The clock starts at the create call.
+        let launched = Instant::now();
+        let id = match self.docker.create_container(None, body).await {
+            Ok(created) => created.id,
+            Err(e) => {
+                measurement.note(format!("create: {}", engine_message(&e)));
+                return measurement;
+            }
+        };
+        measurement.created = Some(launched.elapsed());
+
+        let served = self
+            .start_and_probe(&id, target.clone(), launched, context, &mut measurement)
+            .await;
+        match served {
+            Ok(()) => {
+                self.measure_memory(&id, &mut measurement).await;
+                let mut answered_right = true;
+                if let Some(expected) = &context.probe.expect_body
+                    && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
+                {
+                    measurement.note(e);
+                    answered_right = false;
+                }
+                let stopping = Instant::now();
+                let stop_s =
+                    i32::try_from(self.spec.timeouts.stop.as_secs().max(1)).unwrap_or(i32::MAX);
+                let options = StopContainerOptionsBuilder::new().t(stop_s).build();
+                match self.docker.stop_container(&id, Some(options)).await {
+                    Ok(()) => {
+                        measurement.stop = Some(stopping.elapsed());
+                        measurement.ok = answered_right;
+                    }
+                    Err(e) => measurement.note(format!("stop: {}", engine_message(&e))),
+                }
+            }
+            Err(e) => measurement.note(e),
+        }
+        if let Err(e) = self.remove(&id).await {
+            measurement.ok = false;
+            measurement.note(format!("{e}; remove it with: docker rm -f {id}"));
+        }
+        measurement
+    }
+
+    async fn remove_leftovers(&self, session: &str) -> usize {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{SESSION_LABEL}={session}")],
+        )]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let Ok(found) = self.docker.list_containers(Some(options)).await else {
+            return 0;
+        };
+        let mut removed = 0;
+        for id in found.into_iter().filter_map(|c| c.id) {
+            if self.remove(&id).await.is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
+/// Builds `tag` from a `FROM scratch` context holding `rootfs` (never pulls).
+async fn build_image(docker: &Docker, rootfs: &Path, tag: &str) -> Result<(), WrapError> {
+    if !rootfs.is_dir() {
+        return Err(WrapError::Docker(format!(
+            "the image recipe made no {}: a container recipe must write OUT/rootfs/",
+            rootfs.display()
+        )));
+    }
+    let context = run_blocking(|| build_context(rootfs)).map_err(|e| {
+        WrapError::Docker(format!(
+            "packing {} into a build context: {e}",
+            rootfs.display()
+        ))
+    })?;
+    let labels = HashMap::from([(
+        HARNESS_LABEL.to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    )]);
+    let options = BuildImageOptionsBuilder::new()
+        .dockerfile("Dockerfile")
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .labels(&labels)
+        .build();
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| docker_error(&format!("building image {tag}"), e))?;
+        if let Some(detail) = info.error_detail {
+            return Err(WrapError::Docker(format!(
+                "building image {tag}: {}",
+                detail.message.unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A tar build context: a `FROM scratch` Dockerfile and the root filesystem, with
+/// deterministic metadata so the same files give the same image.
+fn build_context(rootfs: &Path) -> std::io::Result<Vec<u8>> {
+    let dockerfile = b"FROM scratch\nCOPY rootfs/ /\n";
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.mode(tar::HeaderMode::Deterministic);
+    tar.follow_symlinks(false);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "Dockerfile", &dockerfile[..])?;
+    tar.append_dir_all("rootfs", rootfs)?;
+    tar.into_inner()
+}

@@ -1,0 +1,139 @@
+//! Wrap drivers: one per kind of shrink-wrap, behind the [`Wrap`] trait. A driver is made
+//! ready by [`prepare`] (runtime reachable, image built, files present: every check that
+//! needs no launch) and then launches cold instances one at a time, measuring each.
+
+pub mod container;
+pub mod qemu;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::probe::StopFlag;
+use crate::recipe::{ImageCache, RecipeError};
+use crate::scenario::{Launch, ProbeSpec, WrapSpec};
+
+/// A wrap that cannot be prepared: the runtime is missing or down, or its image cannot be
+/// built or found. Each message names the cause and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum WrapError {
+    /// The image recipe failed.
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    /// The Docker engine cannot be used.
+    #[error("{0}")]
+    Docker(String),
+    /// QEMU or its inputs cannot be used.
+    #[error("{0}")]
+    Qemu(String),
+}
+
+/// What every launch of a run shares.
+#[derive(Debug, Clone)]
+pub struct LaunchContext {
+    /// The run's identifier: labels every container and names VM temp folders, so leftovers
+    /// can always be found.
+    pub session: String,
+    /// The probe's request and expected body.
+    pub probe: ProbeSpec,
+    /// Raised when the user interrupts: the current launch stops early and cleans up.
+    pub interrupt: StopFlag,
+}
+
+/// What preparing a wrap needs.
+pub struct PrepareContext<'a> {
+    /// Recipes and their cache.
+    pub cache: &'a ImageCache,
+    /// Folder that relative bring-your-own paths are resolved against.
+    pub base_dir: &'a Path,
+    /// Re-run image recipes even when cached.
+    pub rebuild: bool,
+    /// Receives progress lines while images build.
+    pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+/// The figures of one cold start. Missing figures are `None`; `notes` says why.
+#[derive(Debug, Clone, Default)]
+pub struct Measurement {
+    /// Whether the instance served its first response and was stopped.
+    pub ok: bool,
+    /// Why the run failed, or why a figure is missing.
+    pub notes: Vec<String>,
+    /// Launch to first `200`.
+    pub ttfr: Option<Duration>,
+    /// Probe attempts until the first `200`.
+    pub probe_attempts: Option<u32>,
+    /// RSS of the instance's processes after the first response.
+    pub rss_bytes: Option<u64>,
+    /// PSS of the same processes.
+    pub pss_bytes: Option<u64>,
+    /// Container cgroup usage minus inactive file.
+    pub cgroup_bytes: Option<u64>,
+    /// VMM RSS outside guest RAM.
+    pub vmm_overhead_bytes: Option<u64>,
+    /// Stop request to exit.
+    pub stop: Option<Duration>,
+    /// Phase: create call returned (containers).
+    pub created: Option<Duration>,
+    /// Phase: start call returned (containers) or process spawned (VMs).
+    pub started: Option<Duration>,
+    /// Phase: QMP handshake done.
+    pub qmp_ready: Option<Duration>,
+    /// Phase: first serial console byte.
+    pub first_output: Option<Duration>,
+    /// Phase: the guest's ready line on the console.
+    pub ready_line: Option<Duration>,
+}
+
+impl Measurement {
+    /// Records why something is missing or failed.
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+}
+
+/// One kind of shrink-wrap, prepared and ready to launch.
+#[async_trait]
+pub trait Wrap: Send + Sync {
+    /// The scenario's description of this wrap.
+    fn spec(&self) -> &WrapSpec;
+    /// The runtime and its version, recorded in every row.
+    fn runtime_version(&self) -> &str;
+    /// The accelerator, recorded in every row (`native` for containers).
+    fn accel(&self) -> &str;
+    /// On-disk image size, as defined for this kind.
+    fn image_bytes(&self) -> u64;
+    /// Guest RAM given to each instance, for VMs.
+    fn guest_memory_mb(&self) -> Option<u32> {
+        None
+    }
+    /// Launches one cold instance, measures it, stops it and removes every trace of it.
+    async fn launch_once(&self, context: &LaunchContext) -> Measurement;
+    /// Removes instances of this session that escaped cleanup; returns how many.
+    async fn remove_leftovers(&self, session: &str) -> usize;
+}
+
+/// Makes a wrap ready to launch: checks its runtime and builds or finds its image.
+pub async fn prepare(
+    spec: &WrapSpec,
+    context: &PrepareContext<'_>,
+) -> Result<Box<dyn Wrap>, WrapError> {
+    match &spec.launch {
+        Launch::Container(_) => Ok(Box::new(
+            container::ContainerWrap::prepare(spec.clone(), context).await?,
+        )),
+        Launch::Qemu(_) => Ok(Box::new(
+            qemu::QemuWrap::prepare(spec.clone(), context).await?,
+        )),
+    }
+}
+
+/// Runs blocking work (an image recipe) from async code without stalling other tasks on a
+/// multi-thread runtime; on a current-thread runtime it simply runs inline.
+pub(crate) fn run_blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}

@@ -1,0 +1,114 @@
+//! The `shrinkwrap` binary as a user meets it: bad input gets one clear line and a failing
+//! exit code; `run` writes results.csv and prints the summary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn shrinkwrap(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shrinkwrap"));
+    command.args(args);
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_broken_scenario_names_file_line_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "broken.toml",
+        "name = \"x\"\nworkload = \"w\"\nruns = 0\n",
+    );
+    let output = shrinkwrap(&["run", &path], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("{path}:3: runs must be at least 1")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_scenario_file_is_named() {
+    let output = shrinkwrap(&["run", "/nonexistent/scenario.toml"], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("cannot read scenario /nonexistent/scenario.toml: No such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dockerd_down_is_one_line_naming_the_fix() {
+    let output = shrinkwrap(
+        &["run", "--runs", "1"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "error: wrap 'container': dockerd is not answering on unix:///nonexistent/docker.sock"
+        ),
+        "{err}"
+    );
+    assert!(last.contains("run scripts/setup"), "{err}");
+}
+
+#[test]
+fn an_unknown_wrap_filter_lists_the_known_ones() {
+    let output = shrinkwrap(&["run", "--wrap", "nope"], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("has no wrap 'nope' (it has: container"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().join("run");
+    let output = shrinkwrap(
+        &[
+            "run",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--wrap",
+            "container",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}", stderr(&output));
+    assert!(stdout.contains("Time to first response (s)"), "{stdout}");
+    assert!(stdout.contains("2/2"), "{stdout}");
+    let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "header and two rows: {csv}");
+    assert!(out_dir.join("summary.md").is_file());
+
+    let report = shrinkwrap(&["report", "--markdown", out_dir.to_str().unwrap()], &[]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let table = String::from_utf8_lossy(&report.stdout);
+    assert!(table.starts_with("| Wrap"), "{table}");
+}

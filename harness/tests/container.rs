@@ -1,0 +1,236 @@
+//! The container wrap against the real dockerd: build, launch, measure, and nothing left
+//! behind. Needs a running engine (`scripts/setup` starts one).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
+use shrinkwrap::bench::{RunOptions, run_scenario};
+use shrinkwrap::probe::StopFlag;
+use shrinkwrap::recipe::ImageCache;
+use shrinkwrap::repository_root;
+use shrinkwrap::results::{RESULTS_FILE, read_results};
+use shrinkwrap::scenario::Scenario;
+use shrinkwrap::wrap::container::{HARNESS_LABEL, SESSION_LABEL, connect};
+
+const CONTAINER_WRAP: &str = r#"
+[[wrap]]
+name = "container"
+kind = "container"
+image = { recipe = "hello-rust-static", inputs = ["scenarios/workloads/hello-rust"] }
+"#;
+
+fn scenario(name: &str, wraps: &str) -> Scenario {
+    let text = format!(
+        "name = \"{name}\"\nworkload = \"hello-rust\"\n[probe]\nexpect_body = \"Hello World\\n\"\n{wraps}"
+    );
+    Scenario::parse(&text, Path::new("tests/inline.toml")).expect("test scenario parses")
+}
+
+fn options(session: &str, out: &Path, runs: u32) -> RunOptions {
+    RunOptions {
+        runs,
+        warmup: 1,
+        out_dir: out.to_path_buf(),
+        rebuild: false,
+        session: session.to_string(),
+    }
+}
+
+/// Containers (running or not) carrying a label filter.
+async fn containers_labelled(label: &str) -> usize {
+    let (docker, _) = connect().await.expect("dockerd answers: run scripts/setup");
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker.list_containers(Some(options)).await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn measures_a_real_container_and_leaves_nothing_behind() {
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-measure-{}", std::process::id());
+    let mut scenario = scenario(
+        "measure",
+        &format!(
+            "{CONTAINER_WRAP}container = {{ command = [\"/hello-rust\", \"--bind\", \"127.0.0.1\", \"--port\", \"{{port}}\"] }}\n"
+        ),
+    );
+    scenario.runs = 3;
+    let cache = ImageCache::for_repository(repository_root());
+    let outcome = run_scenario(
+        &scenario,
+        &cache,
+        &options(&session, out.path(), 3),
+        &StopFlag::default(),
+    )
+    .await
+    .expect("the run completes");
+
+    let rows = read_results(&out.path().join(RESULTS_FILE)).unwrap();
+    assert_eq!(rows, outcome.rows, "every row is on disk");
+    assert_eq!(rows.len(), 3);
+    let (docker, runtime) = connect().await.unwrap();
+    let tag = {
+        let filters = HashMap::from([(
+            "reference".to_string(),
+            vec!["shrinkwrap/hello-rust-static".to_string()],
+        )]);
+        let images = docker
+            .list_images(Some(
+                ListImagesOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .unwrap();
+        assert!(!images.is_empty(), "the image is kept, keyed by its inputs");
+        images
+    };
+    for (i, row) in rows.iter().enumerate() {
+        assert!(row.ok, "run {} failed: {}", row.run, row.error);
+        assert_eq!(row.run as usize, i + 1);
+        assert_eq!(row.error, "");
+        assert_eq!(row.kind, "container");
+        assert_eq!(row.accel, "native");
+        assert_eq!(row.runtime_version, runtime);
+        assert!(
+            tag.iter()
+                .any(|image| image.size as u64 == row.image_bytes.unwrap()),
+            "image_bytes {:?} is what the engine reports",
+            row.image_bytes
+        );
+        let ttfr = row.ttfr_ms.unwrap();
+        assert!(ttfr > 0.0);
+        assert!(
+            row.created_ms.unwrap() <= ttfr,
+            "the create call returns before the first response"
+        );
+        assert!(row.rss_bytes.unwrap() > 0);
+        assert!(row.pss_bytes.unwrap() > 0);
+        assert!(row.cgroup_bytes.unwrap() > 0);
+        assert!(row.stop_ms.unwrap() > 0.0);
+        assert!(!row.host.is_empty() && !row.timestamp.is_empty());
+    }
+    assert_eq!(
+        containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
+        0
+    );
+    // Image builds leave no dangling images behind (intermediate containers are
+    // force-removed by the build itself).
+    let filters = HashMap::from([
+        ("dangling".to_string(), vec!["true".to_string()]),
+        ("label".to_string(), vec![HARNESS_LABEL.to_string()]),
+    ]);
+    let dangling = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .unwrap();
+    assert!(dangling.is_empty(), "dangling images: {dangling:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workload_that_never_answers_times_out_and_is_removed() {
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-silent-{}", std::process::id());
+    // Listens, but on 127.0.0.2: the probe's 127.0.0.1 port never answers.
+    let scenario = scenario(
+        "silent",
+        &format!(
+            "{CONTAINER_WRAP}ready_timeout_s = 1.0\ncontainer = {{ command = [\"/hello-rust\", \"--bind\", \"127.0.0.2\", \"--port\", \"{{port}}\"] }}\n"
+        ),
+    );
+    let cache = ImageCache::for_repository(repository_root());
+    let mut opts = options(&session, out.path(), 1);
+    opts.warmup = 0;
+    let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome.rows.len(), 1);
+    let row = &outcome.rows[0];
+    assert!(!row.ok);
+    assert!(
+        row.error.contains("no HTTP 200 within 1.0s"),
+        "{}",
+        row.error
+    );
+    assert!(
+        row.error.contains("listening on http://127.0.0.2"),
+        "the container's output is quoted: {}",
+        row.error
+    );
+    assert_eq!(row.ttfr_ms, None);
+    assert_eq!(
+        containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workload_that_exits_is_reported_at_once() {
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-exit-{}", std::process::id());
+    let scenario = scenario(
+        "exits",
+        &format!(
+            "{CONTAINER_WRAP}ready_timeout_s = 60.0\ncontainer = {{ command = [\"/hello-rust\", \"--port\", \"{{port}}\", \"--bogus\"] }}\n"
+        ),
+    );
+    let cache = ImageCache::for_repository(repository_root());
+    let mut opts = options(&session, out.path(), 1);
+    opts.warmup = 0;
+    let started = std::time::Instant::now();
+    let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
+        .await
+        .unwrap();
+    let row = &outcome.rows[0];
+    assert!(!row.ok);
+    assert!(
+        row.error.contains("exited with code 2 before answering"),
+        "{}",
+        row.error
+    );
+    assert!(
+        row.error.contains("unknown argument '--bogus'"),
+        "{}",
+        row.error
+    );
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "did not wait for the 60 s ready timeout"
+    );
+    assert_eq!(
+        containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_local_image_is_a_clear_error_before_any_launch() {
+    let out = tempfile::tempdir().unwrap();
+    let scenario = scenario(
+        "missing",
+        "[[wrap]]\nname = \"byo\"\nkind = \"container\"\ncontainer = { image = \"shrinkwrap-test/absent:none\", command = [\"/x\", \"{port}\"] }\n",
+    );
+    let cache = ImageCache::for_repository(repository_root());
+    let err = run_scenario(
+        &scenario,
+        &cache,
+        &options("test-missing", out.path(), 1),
+        &StopFlag::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("wrap 'byo': image shrinkwrap-test/absent:none is not in the local engine"),
+        "{err}"
+    );
+    assert!(err.contains("never pulls"), "{err}");
+    assert!(
+        !out.path().join(RESULTS_FILE).exists(),
+        "nothing was launched or written"
+    );
+}
