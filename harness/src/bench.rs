@@ -86,6 +86,7 @@ pub async fn run_scenario(
         session: options.session.clone(),
         probe: scenario.probe.clone(),
         interrupt: interrupt.clone(),
+        logs_dir: options.out_dir.join("logs"),
     };
     let mut outcome = RunOutcome {
         rows: Vec::new(),
@@ -170,7 +171,12 @@ async fn measure_wrap(
         }
         let warmup = index < options.warmup;
         let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let measurement = wrap.launch_once(context).await;
+        let run_name = if warmup {
+            format!("warmup{}", index + 1)
+        } else {
+            format!("run{}", index - options.warmup + 1)
+        };
+        let measurement = wrap.launch_once(context, &run_name).await;
         let line = describe(&measurement, warmup, index, options);
         if bar.is_hidden() {
             eprintln!("{name}: {line}");

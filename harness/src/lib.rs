@@ -6,14 +6,18 @@
 //!
 //! Modules, one job each: [`scenario`] (the model, from TOML), [`recipe`] (image recipes and
 //! their cache), [`wrap`] (one driver per kind, behind one trait), [`probe`] (first-response
-//! detection), [`memory`], [`host`], [`bench`] (the loop), [`results`] (CSV rows),
-//! [`stats`] and [`analysis`] (numbers), [`report`] (tables).
+//! detection), [`qmp`] (QEMU control), [`accel`] (QEMU's accelerator, by measurement),
+//! [`memory`], [`host`], [`bench`] (the loop), [`results`] (CSV rows), [`stats`] and
+//! [`analysis`] (numbers), [`report`] (tables), [`doctor`] (what this machine offers).
 
+pub mod accel;
 pub mod analysis;
 pub mod bench;
+pub mod doctor;
 pub mod host;
 pub mod memory;
 pub mod probe;
+pub mod qmp;
 pub mod recipe;
 pub mod report;
 pub mod results;

@@ -57,6 +57,8 @@ enum Command {
         #[arg(long)]
         rebuild: bool,
     },
+    /// Show what the harness finds: dockerd, QEMU, KVM and the accelerator probe's verdict, free disk.
+    Doctor,
     /// Print the summary table of an existing results.csv (or of the folder holding it).
     Report {
         /// results.csv, or a folder holding one.
@@ -111,6 +113,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             rebuild,
         } => build(scenario, &wraps, rebuild).await,
         Command::Report { results, markdown } => report(&results, markdown),
+        Command::Doctor => doctor().await,
     }
 }
 
@@ -205,6 +208,20 @@ async fn build(scenario: Option<PathBuf>, wraps: &[String], rebuild: bool) -> Re
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn doctor() -> Result<ExitCode> {
+    let cache = ImageCache::for_repository(repository_root());
+    let findings = shrinkwrap::doctor::examine(&cache, "qemu-system-x86_64").await;
+    for finding in &findings {
+        let mark = if finding.problem { "!!" } else { "ok" };
+        println!("{mark} {:<12} {}", finding.topic, finding.detail);
+    }
+    Ok(if findings.iter().any(|f| f.problem) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn report(path: &Path, markdown: bool) -> Result<ExitCode> {

@@ -130,7 +130,7 @@ pub enum Launch {
     /// A Docker container.
     Container(ContainerSpec),
     /// A virtual machine under QEMU.
-    Qemu(QemuSpec),
+    Qemu(Box<QemuSpec>),
 }
 
 /// An image made by a recipe under `scripts/images/`.
@@ -224,6 +224,9 @@ pub struct QemuSpec {
     /// A line fragment the guest prints on its serial console once it listens; when seen,
     /// its time is recorded beside the probe's as a cross-check.
     pub ready_line: Option<String>,
+    /// Console line fragments meaning the guest failed: the launch ends at once.
+    #[serde(default = "default_fatal_lines")]
+    pub fatal_lines: Vec<String>,
     /// More QEMU arguments, appended as given.
     #[serde(default)]
     pub extra_args: Vec<String>,
@@ -243,6 +246,9 @@ fn default_memory_mb() -> u32 {
 }
 fn default_vcpus() -> u32 {
     1
+}
+fn default_fatal_lines() -> Vec<String> {
+    vec!["Kernel panic".to_string()]
 }
 fn default_nic() -> String {
     "virtio-net-pci".to_string()
@@ -537,7 +543,7 @@ fn validate_wrap(
                     format!("wrap '{name}': qemu.memory_mb and qemu.vcpus must be at least 1"),
                 ));
             }
-            (Launch::Qemu(qemu), 120.0, 50)
+            (Launch::Qemu(Box::new(qemu)), 120.0, 50)
         }
         other => {
             return Err(check.error(

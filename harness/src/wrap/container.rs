@@ -278,7 +278,7 @@ impl Wrap for ContainerWrap {
         self.image_bytes
     }
 
-    async fn launch_once(&self, context: &LaunchContext) -> Measurement {
+    async fn launch_once(&self, context: &LaunchContext, _run_name: &str) -> Measurement {
         let mut measurement = Measurement::default();
         let port = match self.container.port {
             Some(port) => {

@@ -5,7 +5,7 @@
 pub mod container;
 pub mod qemu;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,6 +39,8 @@ pub struct LaunchContext {
     pub probe: ProbeSpec,
     /// Raised when the user interrupts: the current launch stops early and cleans up.
     pub interrupt: StopFlag,
+    /// Where logs of failed launches are kept (serial consoles).
+    pub logs_dir: PathBuf,
 }
 
 /// What preparing a wrap needs.
@@ -109,7 +111,8 @@ pub trait Wrap: Send + Sync {
         None
     }
     /// Launches one cold instance, measures it, stops it and removes every trace of it.
-    async fn launch_once(&self, context: &LaunchContext) -> Measurement;
+    /// `run_name` (e.g. `run3`, `warmup1`) names logs kept from a failed launch.
+    async fn launch_once(&self, context: &LaunchContext, run_name: &str) -> Measurement;
     /// Removes instances of this session that escaped cleanup; returns how many.
     async fn remove_leftovers(&self, session: &str) -> usize;
 }

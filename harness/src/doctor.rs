@@ -1,0 +1,96 @@
+//! `shrinkwrap doctor`: what the harness finds on this machine, one line per fact, each
+//! with the fix when something is missing.
+
+use std::path::Path;
+
+use crate::accel;
+use crate::host::HostFacts;
+use crate::recipe::ImageCache;
+use crate::wrap::{container, qemu};
+
+/// One finding.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// What was checked.
+    pub topic: &'static str,
+    /// What was found, or what is wrong and how to fix it.
+    pub detail: String,
+    /// Whether this blocks some wraps.
+    pub problem: bool,
+}
+
+/// Checks dockerd, QEMU, KVM and the accelerator verdict, and the free disk of the cache.
+pub async fn examine(cache: &ImageCache, qemu_binary: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut add = |topic, result: Result<String, String>| {
+        let problem = result.is_err();
+        findings.push(Finding {
+            topic,
+            detail: result.unwrap_or_else(|e| e),
+            problem,
+        });
+    };
+    let host = HostFacts::read();
+    add(
+        "host",
+        Ok(format!(
+            "{} (kernel {}, {})",
+            host.name, host.kernel, host.cpu
+        )),
+    );
+    add(
+        "dockerd",
+        container::connect()
+            .await
+            .map(|(_, version)| version)
+            .map_err(|e| e.to_string()),
+    );
+    let qemu_version = qemu::qemu_version(qemu_binary)
+        .await
+        .map_err(|e| e.to_string());
+    add("qemu", qemu_version.clone());
+    add(
+        "kvm",
+        accel::kvm_available()
+            .map(|()| "/dev/kvm can be opened (speed is the probe's to judge)".to_string())
+            .map_err(|e| format!("not usable: {e}; VMs will use TCG")),
+    );
+    if let Ok(version) = &qemu_version {
+        let verdict = accel::cached_verdict(qemu_binary, version, &host.name, &cache.dir).await;
+        add(
+            "accelerator",
+            verdict
+                .map(|v| format!("{} ({})", v.accel.name(), v.reason))
+                .map_err(|e| e.to_string()),
+        );
+    }
+    add("free disk", free_space(&cache.dir));
+    findings
+}
+
+/// Free space on the file system holding `path` (or its nearest existing parent).
+fn free_space(path: &Path) -> Result<String, String> {
+    let disks =
+        sysinfo::Disks::new_with_refreshed_list().map_err(|e| format!("cannot list disks: {e}"))?;
+    let existing = path
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    let existing = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    let disk = disks
+        .iter()
+        .filter(|d| existing.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .ok_or_else(|| format!("no file system found for {}", path.display()))?;
+    let gb = disk.available_space() as f64 / 1e9;
+    let text = format!("{gb:.1} GB free for the image cache {}", path.display());
+    if gb < 5.0 {
+        Err(format!(
+            "{text}: image builds need about 5 GB; free some space"
+        ))
+    } else {
+        Ok(text)
+    }
+}

@@ -1,0 +1,98 @@
+//! A small QMP client on the qapi crate: connect to QEMU's socket as soon as it exists,
+//! complete the handshake, ask the run state, and quit.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use qapi::futures::{QapiService, QmpStreamTokio};
+use tokio::io::WriteHalf;
+use tokio::net::UnixStream;
+
+/// Pause between attempts to connect while QEMU has not created the socket yet.
+const RETRY: Duration = Duration::from_millis(1);
+
+/// A QMP session that went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum QmpError {
+    /// The socket never accepted a connection within the timeout.
+    #[error("QMP socket {socket} never answered within {timeout:?}: {reason}")]
+    Unreachable {
+        /// The socket.
+        socket: String,
+        /// The timeout.
+        timeout: Duration,
+        /// The last connection error.
+        reason: String,
+    },
+    /// The greeting or a command failed.
+    #[error("QMP {command}: {reason}")]
+    Command {
+        /// The command (or `handshake`).
+        command: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A connected QMP session.
+pub struct QmpClient {
+    service: QapiService<QmpStreamTokio<WriteHalf<UnixStream>>>,
+    /// QEMU's version from the greeting, e.g. `7.2.22`.
+    pub qemu_version: String,
+}
+
+impl QmpClient {
+    /// Connects to `socket`, retrying until it exists or `timeout` passes, and negotiates.
+    pub async fn connect(socket: &Path, timeout: Duration) -> Result<QmpClient, QmpError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match QmpStreamTokio::open_uds(socket).await {
+                Ok(negotiation) => {
+                    let version = &negotiation.capabilities.QMP.version.qemu;
+                    let qemu_version =
+                        format!("{}.{}.{}", version.major, version.minor, version.micro);
+                    let stream = negotiation
+                        .negotiate()
+                        .await
+                        .map_err(|e| QmpError::Command {
+                            command: "handshake",
+                            reason: e.to_string(),
+                        })?;
+                    let (service, _events) = stream.spawn_tokio();
+                    return Ok(QmpClient {
+                        service,
+                        qemu_version,
+                    });
+                }
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(QmpError::Unreachable {
+                        socket: socket.display().to_string(),
+                        timeout,
+                        reason: e.to_string(),
+                    });
+                }
+                Err(_) => tokio::time::sleep(RETRY).await,
+            }
+        }
+    }
+
+    /// Whether the guest is running, and QEMU's name for its state.
+    pub async fn status(&self) -> Result<(bool, String), QmpError> {
+        let status = self
+            .service
+            .execute(qapi::qmp::query_status {})
+            .await
+            .map_err(|e| QmpError::Command {
+                command: "query-status",
+                reason: e.to_string(),
+            })?;
+        // The generated enum's variants carry QEMU's own names (`running`, `paused`, ...).
+        Ok((status.running, format!("{:?}", status.status)))
+    }
+
+    /// Asks QEMU to quit. QEMU may close the socket before it answers; whether it exited is
+    /// for the caller to see on the process.
+    pub async fn quit(&self) {
+        let _ = self.service.execute(qapi::qmp::quit {}).await;
+    }
+}

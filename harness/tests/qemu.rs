@@ -1,0 +1,191 @@
+//! The QEMU wrap against a real QEMU: QMP control, a guest that never answers, a missing
+//! kernel. Needs qemu-system-x86_64 (`scripts/setup` installs it).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use shrinkwrap::bench::{RunOptions, run_scenario};
+use shrinkwrap::probe::StopFlag;
+use shrinkwrap::qmp::QmpClient;
+use shrinkwrap::recipe::ImageCache;
+use shrinkwrap::repository_root;
+use shrinkwrap::results::RESULTS_FILE;
+use shrinkwrap::scenario::Scenario;
+
+/// A boot sector that halts forever: a guest that boots and never serves anything.
+fn idle_guest(dir: &Path) -> PathBuf {
+    let mut sector = vec![0xF4, 0xEB, 0xFD]; // hlt; jmp hlt
+    sector.resize(510, 0);
+    sector.extend_from_slice(&[0x55, 0xAA]);
+    let path = dir.join("idle.img");
+    std::fs::write(&path, sector).unwrap();
+    path
+}
+
+fn qemu_processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmd| {
+            let cmd = String::from_utf8_lossy(cmd);
+            cmd.starts_with("qemu-system") && cmd.contains(marker)
+        })
+        .count()
+}
+
+fn temp_dirs_with(prefix: &str) -> usize {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count()
+}
+
+fn options(session: &str, out: &Path) -> RunOptions {
+    RunOptions {
+        runs: 1,
+        warmup: 0,
+        out_dir: out.to_path_buf(),
+        rebuild: false,
+        session: session.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn qmp_handshake_status_and_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = idle_guest(dir.path());
+    let socket = dir.path().join("qmp.sock");
+    let mut qemu = tokio::process::Command::new("qemu-system-x86_64")
+        .args([
+            "-machine",
+            "pc",
+            "-accel",
+            "tcg",
+            "-m",
+            "16",
+            "-nodefaults",
+            "-display",
+            "none",
+        ])
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=raw,if=ide,snapshot=on",
+            image.display()
+        ))
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", socket.display()))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("qemu-system-x86_64 runs: run scripts/setup");
+    let client = QmpClient::connect(&socket, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        client
+            .qemu_version
+            .starts_with(|c: char| c.is_ascii_digit()),
+        "{}",
+        client.qemu_version
+    );
+    let (running, state) = client.status().await.unwrap();
+    assert!(running);
+    assert_eq!(state, "running");
+    client.quit().await;
+    let status = tokio::time::timeout(Duration::from_secs(10), qemu.wait())
+        .await
+        .expect("QEMU exits after quit")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_that_never_serves_http_times_out_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = idle_guest(dir.path());
+    let session = format!("test-idle-{}", std::process::id());
+    let text = format!(
+        r#"name = "idle"
+workload = "none"
+[[wrap]]
+name = "idle-vm"
+kind = "qemu"
+ready_timeout_s = 2.0
+qemu = {{ machine = "pc", accel = "tcg", memory_mb = 32, disks = ["{}"], guest_port = 8080, nic = "e1000", ready_line = "never" }}
+"#,
+        image.display()
+    );
+    let scenario = Scenario::parse(&text, &dir.path().join("idle.toml")).unwrap();
+    let out = dir.path().join("out");
+    let cache = ImageCache::for_repository(repository_root());
+    let outcome = run_scenario(
+        &scenario,
+        &cache,
+        &options(&session, &out),
+        &StopFlag::default(),
+    )
+    .await
+    .unwrap();
+    let row = &outcome.rows[0];
+    assert!(!row.ok);
+    assert_eq!(row.kind, "qemu");
+    assert_eq!(row.accel, "tcg");
+    assert!(
+        row.runtime_version.starts_with("QEMU "),
+        "{}",
+        row.runtime_version
+    );
+    assert_eq!(row.image_bytes, Some(512));
+    assert_eq!(row.guest_memory_mb, Some(32));
+    assert!(
+        row.error.starts_with("no HTTP 200 within 2.0s"),
+        "{}",
+        row.error
+    );
+    let kept = out.join("logs/idle-vm-run1.serial.log");
+    assert!(
+        row.error
+            .contains(&format!("serial log: {}", kept.display())),
+        "{}",
+        row.error
+    );
+    assert!(kept.is_file());
+    assert!(
+        row.qmp_ready_ms.is_some(),
+        "QMP answered while the guest idled"
+    );
+    assert_eq!(row.ttfr_ms, None);
+    assert_eq!(qemu_processes_with(&format!("shrinkwrap-{session}-")), 0);
+    assert_eq!(temp_dirs_with(&format!("shrinkwrap-{session}-")), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_kernel_fails_before_anything_is_launched() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"name = "missing"
+workload = "none"
+[[wrap]]
+name = "byo"
+kind = "qemu"
+qemu = { kernel = "unikernel.bin", accel = "tcg", guest_port = 8080 }
+"#;
+    let scenario = Scenario::parse(text, &dir.path().join("byo.toml")).unwrap();
+    let out = dir.path().join("out");
+    let cache = ImageCache::for_repository(repository_root());
+    let err = run_scenario(
+        &scenario,
+        &cache,
+        &options("test-missing-kernel", &out),
+        &StopFlag::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    let expected = format!(
+        "wrap 'byo': qemu.kernel {} does not exist",
+        dir.path().join("unikernel.bin").display()
+    );
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(!out.join(RESULTS_FILE).exists());
+}
