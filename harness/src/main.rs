@@ -73,7 +73,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SHRINKWRAP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // qapi warns when QEMU closes QMP on `quit`, which is how every VM ends.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,qapi=error")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1,19 +1,29 @@
-//! The first-response probe: a blocking HTTP client on its own thread that opens a fresh
-//! TCP connection to 127.0.0.1 every few hundred microseconds, sends a GET and reads the
-//! status line, until a complete `HTTP/1.x 200` line arrives.
+//! The first-response probe: blocking HTTP clients on their own threads that open fresh
+//! TCP connections to 127.0.0.1, send a GET and read the status line, until a complete
+//! `HTTP/1.x 200` line arrives.
 //!
-//! Fresh connections with a short per-attempt timeout avoid QEMU's user-network trap: the
-//! host's connection is accepted before the guest runs, and a SYN the guest missed is only
-//! retransmitted seconds later, so waiting on one connection would time the retransmit.
+//! A refused or reset attempt costs microseconds and the next one follows `retry_pause`
+//! later (0.1 ms for containers); that is all a container needs. Under QEMU's user network every connection is accepted at once,
+//! even before the guest runs: slirp queues the SYN for the guest until the guest answers ARP
+//! (for up to a second), and retransmits a lost one only seconds later, so an attempt hangs
+//! until the guest's network is up. A VM's probe therefore keeps up to `connections` attempts
+//! in flight: while attempts hang it starts a new one every `attempt_timeout / connections`
+//! (so some SYN is always fresh in slirp's queue when the guest's network comes up), and
+//! whenever none is in flight it starts one at once (so once the guest resets connections
+//! to its closed port, probing is as fine-grained as its retry pause: 1 ms by default, since
+//! every refused SYN costs an emulated guest time of its own). The first `200` on any
+//! attempt wins.
+//!
+//! Attempts outlive slirp's queue, so no SYN of an abandoned attempt reaches a guest that has
+//! just started listening (a guest answering a connection the host already dropped gets a
+//! reset, which some unikernels' listeners do not survive). The probe returns at the first
+//! `200`; attempts still in flight finish on their own threads, so none is cut mid-handshake.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
-
-/// Pause between two attempts; far below the resolution the issue asks for (1 ms).
-const RETRY_PAUSE: Duration = Duration::from_micros(100);
 
 /// Where and how to probe.
 #[derive(Debug, Clone)]
@@ -26,6 +36,17 @@ pub struct ProbeTarget {
     pub attempt_timeout: Duration,
     /// Longest wait in all, counted from the launch instant.
     pub ready_timeout: Duration,
+    /// Attempts in flight at most.
+    pub connections: u32,
+    /// Pause after a failed attempt before the same client tries again.
+    pub retry_pause: Duration,
+}
+
+impl ProbeTarget {
+    /// Time between the starts of two attempts while others are still in flight.
+    pub fn interval(&self) -> Duration {
+        self.attempt_timeout / self.connections.max(1)
+    }
 }
 
 /// The first good answer.
@@ -71,6 +92,91 @@ impl StopFlag {
     }
 }
 
+/// What the probe's clients share.
+struct Shared {
+    target: ProbeTarget,
+    request: String,
+    deadline: Instant,
+    stop: Vec<StopFlag>,
+    found: AtomicBool,
+    schedule: Mutex<Schedule>,
+    /// Signalled whenever an attempt ends, so a waiting client can start one at once.
+    attempt_ended: Condvar,
+}
+
+/// Attempt bookkeeping.
+struct Schedule {
+    /// Earliest start of an attempt while others are in flight.
+    next_start: Instant,
+    in_flight: u32,
+    attempts: u32,
+    last: String,
+}
+
+impl Shared {
+    fn finished(&self) -> bool {
+        self.found.load(Ordering::SeqCst) || self.stop.iter().any(StopFlag::is_raised)
+    }
+
+    fn schedule(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        self.schedule.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until this client may start an attempt: none in flight, or the interval since
+    /// the last start has passed. Returns the attempt's number, or `None` when the probe is
+    /// over.
+    fn take_turn(&self) -> Option<u32> {
+        let mut schedule = self.schedule();
+        loop {
+            let now = Instant::now();
+            if self.finished() || now >= self.deadline {
+                return None;
+            }
+            if schedule.in_flight == 0 || now >= schedule.next_start {
+                schedule.in_flight += 1;
+                schedule.attempts += 1;
+                schedule.next_start = now + self.target.interval();
+                return Some(schedule.attempts);
+            }
+            // Waits are short: a stop flag is checked at least every 10 ms.
+            let wait = (schedule.next_start - now).min(Duration::from_millis(10));
+            schedule = self
+                .attempt_ended
+                .wait_timeout(schedule, wait)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// One client: attempts in turn until an answer, the deadline or a stop.
+    fn client(&self) -> Option<FirstResponse> {
+        while let Some(number) = self.take_turn() {
+            let budget = self
+                .target
+                .attempt_timeout
+                .min(self.deadline.saturating_duration_since(Instant::now()));
+            let outcome = attempt(self.target.addr, self.request.as_bytes(), budget);
+            let at = Instant::now();
+            {
+                let mut schedule = self.schedule();
+                schedule.in_flight -= 1;
+                if let Err(reason) = &outcome {
+                    schedule.last.clone_from(reason);
+                }
+            }
+            self.attempt_ended.notify_all();
+            if outcome.is_ok() {
+                return Some(FirstResponse {
+                    at,
+                    attempts: number,
+                });
+            }
+            std::thread::sleep(self.target.retry_pause);
+        }
+        None
+    }
+}
+
 /// Probes until the first `200`, the ready timeout (counted from `launched`), or until
 /// any of `stop` is raised (checked between attempts).
 pub fn wait_for_first_response(
@@ -78,37 +184,47 @@ pub fn wait_for_first_response(
     launched: Instant,
     stop: &[&StopFlag],
 ) -> Result<FirstResponse, ProbeError> {
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: shrinkwrap-probe\r\nConnection: close\r\n\r\n",
-        target.path, target.addr
-    );
-    let deadline = launched + target.ready_timeout;
-    let mut attempts = 0u32;
-    let mut last = String::from("no attempt made");
-    loop {
-        if stop.iter().any(|flag| flag.is_raised()) {
-            return Err(ProbeError::Stopped(last));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(ProbeError::TimedOut {
-                timeout: target.ready_timeout,
-                attempts,
-                last,
-            });
-        }
-        attempts += 1;
-        let budget = target.attempt_timeout.min(deadline - now);
-        match attempt(target.addr, request.as_bytes(), budget) {
-            Ok(()) => {
-                return Ok(FirstResponse {
-                    at: Instant::now(),
-                    attempts,
-                });
-            }
-            Err(reason) => last = reason,
-        }
-        std::thread::sleep(RETRY_PAUSE);
+    let shared = Arc::new(Shared {
+        request: format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: shrinkwrap-probe\r\nConnection: close\r\n\r\n",
+            target.path, target.addr
+        ),
+        target: target.clone(),
+        deadline: launched + target.ready_timeout,
+        stop: stop.iter().map(|&flag| flag.clone()).collect(),
+        found: AtomicBool::new(false),
+        schedule: Mutex::new(Schedule {
+            next_start: Instant::now(),
+            in_flight: 0,
+            attempts: 0,
+            last: String::from("no attempt made"),
+        }),
+        attempt_ended: Condvar::new(),
+    });
+    let (report, reports) = mpsc::channel();
+    for _ in 0..target.connections.max(1) {
+        let shared = Arc::clone(&shared);
+        let report = report.clone();
+        // Detached: a client still in an attempt when another one succeeds completes it.
+        std::thread::spawn(move || {
+            let _ = report.send(shared.client());
+        });
+    }
+    drop(report);
+    // Ends when a client succeeds, or when every client has given up.
+    if let Some(first) = reports.iter().flatten().next() {
+        shared.found.store(true, Ordering::SeqCst);
+        return Ok(first);
+    }
+    let schedule = shared.schedule();
+    if shared.stop.iter().any(StopFlag::is_raised) {
+        Err(ProbeError::Stopped(schedule.last.clone()))
+    } else {
+        Err(ProbeError::TimedOut {
+            timeout: target.ready_timeout,
+            attempts: schedule.attempts,
+            last: schedule.last.clone(),
+        })
     }
 }
 
@@ -160,26 +276,36 @@ pub fn is_ok_status_line(line: &str) -> bool {
 /// Fetches `path` once more with reqwest and compares the body with `expected`. Runs after
 /// the first response, outside every timed span.
 pub async fn check_body(addr: SocketAddr, path: &str, expected: &str) -> Result<(), String> {
+    let failed = |e: reqwest::Error| format!("body check: {}", error_chain(&e));
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(5))
         .build()
-        .map_err(|e| format!("body check: {e}"))?;
+        .map_err(failed)?;
     let response = client
         .get(format!("http://{addr}{path}"))
         .send()
         .await
-        .map_err(|e| format!("body check: {e}"))?;
-    let body = response
-        .text()
-        .await
-        .map_err(|e| format!("body check: {e}"))?;
+        .map_err(failed)?;
+    let body = response.text().await.map_err(failed)?;
     if body == expected {
         Ok(())
     } else {
         Err(format!("body check: expected {expected:?}, got {body:?}"))
     }
+}
+
+/// An error and its causes on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// A free TCP port on 127.0.0.1, chosen by the OS.
@@ -220,6 +346,8 @@ mod tests {
             path: "/".into(),
             attempt_timeout: Duration::from_millis(20),
             ready_timeout: ready,
+            connections: 1,
+            retry_pause: Duration::from_micros(100),
         }
     }
 
@@ -274,6 +402,56 @@ mod tests {
                 "the probe noticed a {delay:?} listener {best_lag:?} late at best of {TRIALS}"
             );
         }
+    }
+
+    /// QEMU's user network in miniature: connections are accepted from the start, but the
+    /// ones made before the guest is ready are never answered. Staggered attempts must see
+    /// readiness within one interval (plus 2 ms), where a single client would sit out its
+    /// whole attempt timeout; and the probe returns without waiting for the unanswered ones.
+    #[test]
+    fn staggered_attempts_see_a_silent_acceptor_become_ready_within_one_interval() {
+        const TRIALS: usize = 5;
+        let ready_after = Duration::from_millis(150);
+        let mut best_lag = Duration::MAX;
+        let mut interval = Duration::ZERO;
+        for _ in 0..TRIALS {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let launched = Instant::now();
+            let server = std::thread::spawn(move || {
+                let mut unanswered = Vec::new();
+                for stream in listener.incoming() {
+                    let mut stream = stream.unwrap();
+                    if launched.elapsed() < ready_after {
+                        unanswered.push(stream);
+                        continue;
+                    }
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf);
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                    return;
+                }
+            });
+            let mut probe = target(port, Duration::from_secs(5));
+            probe.attempt_timeout = Duration::from_millis(100);
+            probe.connections = 10;
+            interval = probe.interval();
+            let first = wait_for_first_response(&probe, launched, &[]).unwrap();
+            server.join().unwrap();
+            let measured = first.at - launched;
+            assert!(
+                measured >= ready_after,
+                "measured {measured:?} before readiness"
+            );
+            best_lag = best_lag.min(measured - ready_after);
+            if best_lag <= interval + Duration::from_millis(2) {
+                break;
+            }
+        }
+        assert!(
+            best_lag <= interval + Duration::from_millis(2),
+            "readiness seen {best_lag:?} late at best of {TRIALS}"
+        );
     }
 
     #[test]

@@ -97,8 +97,12 @@ pub struct WrapSpec {
     pub label: String,
     /// Where the image comes from: a recipe in this repository, or files the user supplies.
     pub image: Option<ImageSpec>,
-    /// Probe timing for this wrap.
+    /// Probe and stop timing for this wrap.
     pub timeouts: Timeouts,
+    /// Probe attempts in flight at most (see `probe`): 1 for containers, several for VMs.
+    pub probe_connections: u32,
+    /// Pause after a failed probe attempt: 0.1 ms for containers, 1 ms for VMs.
+    pub probe_pause: std::time::Duration,
     /// The kind of wrap and how it is launched.
     pub launch: Launch,
 }
@@ -280,6 +284,8 @@ struct WrapFile {
     image: Option<Spanned<ImageSpec>>,
     ready_timeout_s: Option<Spanned<f64>>,
     attempt_timeout_ms: Option<Spanned<u64>>,
+    probe_connections: Option<Spanned<u32>>,
+    probe_pause_ms: Option<Spanned<f64>>,
     stop_timeout_s: Option<Spanned<f64>>,
     container: Option<Spanned<ContainerSpec>>,
     qemu: Option<Spanned<QemuSpec>>,
@@ -456,104 +462,108 @@ fn validate_wrap(
         ));
     }
 
-    let (launch, default_ready_s, default_attempt_ms) = match kind.as_str() {
-        "container" => {
-            if let Some(qemu) = &wrap.qemu {
-                return Err(check.error(
-                    qemu.span(),
-                    format!("wrap '{name}' is a container but has a [wrap.qemu] table"),
-                ));
-            }
-            let Some(container) = wrap.container else {
-                return Err(check.error(
-                    span,
-                    format!("wrap '{name}' has kind = \"container\" but no [wrap.container] table"),
-                ));
-            };
-            let container_span = container.span();
-            let container = container.into_inner();
-            match (&image, &container.image) {
-                (Some(_), Some(_)) => {
+    let (launch, default_ready_s, default_attempt_ms, default_connections, default_pause_ms) =
+        match kind.as_str() {
+            "container" => {
+                if let Some(qemu) = &wrap.qemu {
                     return Err(check.error(
+                        qemu.span(),
+                        format!("wrap '{name}' is a container but has a [wrap.qemu] table"),
+                    ));
+                }
+                let Some(container) = wrap.container else {
+                    return Err(check.error(
+                        span,
+                        format!(
+                            "wrap '{name}' has kind = \"container\" but no [wrap.container] table"
+                        ),
+                    ));
+                };
+                let container_span = container.span();
+                let container = container.into_inner();
+                match (&image, &container.image) {
+                    (Some(_), Some(_)) => {
+                        return Err(check.error(
                         container_span,
                         format!(
                             "wrap '{name}' names both an image recipe and container.image: keep one"
                         ),
                     ));
-                }
-                (None, None) => {
-                    return Err(check.error(
+                    }
+                    (None, None) => {
+                        return Err(check.error(
                         span,
                         format!(
                             "wrap '{name}' needs an image: a [wrap.image] recipe or container.image"
                         ),
                     ));
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            if container.command.is_empty() {
-                return Err(check.error(
-                    container_span,
-                    format!("wrap '{name}': container.command is empty"),
-                ));
-            }
-            let takes_port = container.command.iter().any(|a| a.contains("{port}"));
-            if container.port.is_none() && !takes_port {
-                return Err(check.error(
+                if container.command.is_empty() {
+                    return Err(check.error(
+                        container_span,
+                        format!("wrap '{name}': container.command is empty"),
+                    ));
+                }
+                let takes_port = container.command.iter().any(|a| a.contains("{port}"));
+                if container.port.is_none() && !takes_port {
+                    return Err(check.error(
                     container_span,
                     format!(
                         "wrap '{name}': container.command has no {{port}} placeholder and no fixed container.port is given"
                     ),
                 ));
+                }
+                (Launch::Container(container), 30.0, 20, 1, 0.1)
             }
-            (Launch::Container(container), 30.0, 20)
-        }
-        "qemu" => {
-            if let Some(container) = &wrap.container {
-                return Err(check.error(
-                    container.span(),
-                    format!("wrap '{name}' is a qemu VM but has a [wrap.container] table"),
-                ));
-            }
-            let Some(qemu) = wrap.qemu else {
-                return Err(check.error(
-                    span,
-                    format!("wrap '{name}' has kind = \"qemu\" but no [wrap.qemu] table"),
-                ));
-            };
-            let qemu_span = qemu.span();
-            let qemu = qemu.into_inner();
-            if qemu.kernel.is_none() && qemu.disks.is_empty() {
-                return Err(check.error(
+            "qemu" => {
+                if let Some(container) = &wrap.container {
+                    return Err(check.error(
+                        container.span(),
+                        format!("wrap '{name}' is a qemu VM but has a [wrap.container] table"),
+                    ));
+                }
+                let Some(qemu) = wrap.qemu else {
+                    return Err(check.error(
+                        span,
+                        format!("wrap '{name}' has kind = \"qemu\" but no [wrap.qemu] table"),
+                    ));
+                };
+                let qemu_span = qemu.span();
+                let qemu = qemu.into_inner();
+                if qemu.kernel.is_none() && qemu.disks.is_empty() {
+                    return Err(check.error(
                     qemu_span,
                     format!(
                         "wrap '{name}': give qemu.kernel or at least one qemu.disks image to boot"
                     ),
                 ));
+                }
+                if qemu.initrd.is_some() && qemu.kernel.is_none() {
+                    return Err(check.error(
+                        qemu_span,
+                        format!("wrap '{name}': qemu.initrd needs qemu.kernel"),
+                    ));
+                }
+                if qemu.memory_mb == 0 || qemu.vcpus == 0 {
+                    return Err(check.error(
+                        qemu_span,
+                        format!("wrap '{name}': qemu.memory_mb and qemu.vcpus must be at least 1"),
+                    ));
+                }
+                // Attempts outlive slirp's one-second ARP queue (see `probe`).
+                (Launch::Qemu(Box::new(qemu)), 120.0, 1500, 8, 1.0)
             }
-            if qemu.initrd.is_some() && qemu.kernel.is_none() {
+            other => {
                 return Err(check.error(
-                    qemu_span,
-                    format!("wrap '{name}': qemu.initrd needs qemu.kernel"),
+                    kind_span,
+                    format!(
+                        "wrap '{name}': unknown kind '{other}' (expected \"container\" or \"qemu\")"
+                    ),
                 ));
             }
-            if qemu.memory_mb == 0 || qemu.vcpus == 0 {
-                return Err(check.error(
-                    qemu_span,
-                    format!("wrap '{name}': qemu.memory_mb and qemu.vcpus must be at least 1"),
-                ));
-            }
-            (Launch::Qemu(Box::new(qemu)), 120.0, 50)
-        }
-        other => {
-            return Err(check.error(
-                kind_span,
-                format!(
-                    "wrap '{name}': unknown kind '{other}' (expected \"container\" or \"qemu\")"
-                ),
-            ));
-        }
-    };
+        };
 
     let attempt = match &wrap.attempt_timeout_ms {
         Some(ms) if *ms.get_ref() == 0 => {
@@ -561,6 +571,21 @@ fn validate_wrap(
         }
         Some(ms) => std::time::Duration::from_millis(*ms.get_ref()),
         None => std::time::Duration::from_millis(default_attempt_ms),
+    };
+    let probe_connections = match &wrap.probe_connections {
+        Some(n) if !(1..=64).contains(n.get_ref()) => {
+            return Err(check.error(n.span(), "probe_connections must be between 1 and 64"));
+        }
+        Some(n) => *n.get_ref(),
+        None => default_connections,
+    };
+
+    let probe_pause_ms = match &wrap.probe_pause_ms {
+        Some(ms) if !(ms.get_ref().is_finite() && (0.0..=1000.0).contains(ms.get_ref())) => {
+            return Err(check.error(ms.span(), "probe_pause_ms must be between 0 and 1000"));
+        }
+        Some(ms) => *ms.get_ref(),
+        None => default_pause_ms,
     };
     let timeouts = Timeouts {
         ready: positive(&wrap.ready_timeout_s, "ready_timeout_s", default_ready_s)?,
@@ -573,6 +598,8 @@ fn validate_wrap(
         name,
         image: image.map(|(_, image)| image),
         timeouts,
+        probe_connections,
+        probe_pause: std::time::Duration::from_secs_f64(probe_pause_ms / 1000.0),
         launch,
     })
 }
@@ -631,6 +658,12 @@ qemu = { kernel = "k.bin", guest_port = 8080, accel = "tcg" }
         assert_eq!(q.memory_mb, 256);
         assert_eq!(q.machine, "q35");
         assert_eq!(s.wraps[1].timeouts.ready.as_secs(), 120);
+        assert_eq!(s.wraps[1].timeouts.attempt.as_millis(), 1500);
+        assert_eq!(
+            (s.wraps[0].probe_connections, s.wraps[1].probe_connections),
+            (1, 8)
+        );
+        assert_eq!(s.wraps[1].probe_pause.as_millis(), 1);
         assert_eq!(s.base_dir(), Path::new("scenarios"));
     }
 

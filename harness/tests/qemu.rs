@@ -160,6 +160,51 @@ qemu = {{ machine = "pc", accel = "tcg", memory_mb = 32, disks = ["{}"], guest_p
     assert_eq!(temp_dirs_with(&format!("shrinkwrap-{session}-")), 0);
 }
 
+/// The Hermit unikernel built from source by its recipe, booted and measured like the
+/// container: every figure present, nothing left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn boots_and_measures_the_hermit_unikernel() {
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-hermit-{}", std::process::id());
+    let mut scenario =
+        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
+    scenario.select_wraps(&["hermit".to_string()]).unwrap();
+    let cache = ImageCache::for_repository(repository_root());
+    let mut opts = options(&session, out.path());
+    opts.runs = 2;
+    let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
+        .await
+        .expect("the Hermit image builds and the run completes");
+    assert_eq!(outcome.rows.len(), 2);
+    for row in &outcome.rows {
+        assert!(row.ok, "run {} failed: {}", row.run, row.error);
+        assert_eq!(row.kind, "qemu");
+        assert!(row.accel == "tcg" || row.accel == "kvm", "{}", row.accel);
+        let image = row.image_bytes.unwrap();
+        assert!(
+            image > 100_000 && image < 3_000_000,
+            "a unikernel of about 1 MB, got {image}"
+        );
+        let ttfr = row.ttfr_ms.unwrap();
+        let ready = row
+            .ready_line_ms
+            .expect("the server's listening line was seen");
+        assert!(row.qmp_ready_ms.unwrap() < ttfr);
+        assert!(row.first_output_ms.unwrap() < ready);
+        assert!(
+            ready <= ttfr,
+            "the probe cannot answer before the guest listens"
+        );
+        assert!(row.rss_bytes.unwrap() > 0 && row.pss_bytes.unwrap() > 0);
+        assert!(row.vmm_overhead_bytes.unwrap() > 0);
+        assert!(row.vmm_overhead_bytes.unwrap() < row.rss_bytes.unwrap());
+        assert!(row.stop_ms.unwrap() > 0.0);
+        assert_eq!(row.guest_memory_mb, Some(64));
+    }
+    assert_eq!(qemu_processes_with(&format!("shrinkwrap-{session}-")), 0);
+    assert_eq!(temp_dirs_with(&format!("shrinkwrap-{session}-")), 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_kernel_fails_before_anything_is_launched() {
     let dir = tempfile::tempdir().unwrap();

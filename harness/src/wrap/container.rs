@@ -328,6 +328,8 @@ impl Wrap for ContainerWrap {
             path: context.probe.path.clone(),
             attempt_timeout: self.spec.timeouts.attempt,
             ready_timeout: self.spec.timeouts.ready,
+            connections: self.spec.probe_connections,
+            retry_pause: self.spec.probe_pause,
         };
 
         // The clock starts at the create call.

@@ -402,6 +402,8 @@ impl Wrap for QemuWrap {
             path: context.probe.path.clone(),
             attempt_timeout: self.spec.timeouts.attempt,
             ready_timeout: self.spec.timeouts.ready,
+            connections: self.spec.probe_connections,
+            retry_pause: self.spec.probe_pause,
         };
         let mut probe = {
             let target = target.clone();
@@ -474,7 +476,17 @@ impl Wrap for QemuWrap {
             }
         };
         let mut stopped = false;
-        if let Some(qmp) = qmp.filter(|_| served.is_ok()) {
+        let exited_early = match child.try_wait() {
+            Ok(Some(status)) if served.is_ok() => {
+                m.note(format!(
+                    "QEMU exited ({status}) after the first response: {}",
+                    stderr_tail(&stderr_log)
+                ));
+                true
+            }
+            _ => false,
+        };
+        if let Some(qmp) = qmp.filter(|_| served.is_ok() && !exited_early) {
             match qmp.status().await {
                 Ok((true, _)) => {}
                 Ok((false, state)) => m.note(format!("QMP: the guest is {state}, not running")),
@@ -500,25 +512,19 @@ impl Wrap for QemuWrap {
         if let Some(task) = console_task {
             let _ = task.await;
         }
-        {
-            let console = console.lock().unwrap_or_else(|p| p.into_inner());
-            m.first_output = console.first_output;
-            m.ready_line = console.ready_line;
-        }
-
+        let console = std::mem::take(&mut *console.lock().unwrap_or_else(|p| p.into_inner()));
+        m.first_output = console.first_output;
+        m.ready_line = console.ready_line;
         match served {
             Ok(()) => m.ok = answered_right && stopped,
-            Err(e) => {
-                let kept =
-                    keep_console_log(&console_log, &context.logs_dir, &self.spec.name, run_name);
-                let last = console
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .last_line
-                    .clone();
-                m.notes
-                    .insert(0, format!("{e}; serial log: {kept} (last line: {last:?})"));
-            }
+            Err(e) => m.notes.insert(0, e),
+        }
+        if !m.ok {
+            let kept = keep_console_log(&console_log, &context.logs_dir, &self.spec.name, run_name);
+            m.note(format!(
+                "serial log: {kept} (last line: {:?})",
+                console.last_line
+            ));
         }
         m
     }
