@@ -42,6 +42,12 @@ pub struct WrapSummary {
     pub stop_s: Option<Summary>,
     /// Guest RAM, MiB, for VMs.
     pub guest_memory_mb: Option<u32>,
+    /// Smallest guest RAM that still served, MiB, when searched for.
+    pub min_guest_memory_mb: Option<u32>,
+    /// What the image holds, in one line (attack-surface facts).
+    pub security: String,
+    /// Observability hooks the wrap offered during the runs.
+    pub apm: String,
 }
 
 /// Summarises rows per wrap, in the order wraps first appear.
@@ -102,6 +108,54 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         vmm_overhead_mb: figure(&|r| r.vmm_overhead_bytes.map(|b| b as f64 / MB)),
         stop_s: figure(&|r| r.stop_ms.map(|ms| ms / 1000.0)),
         guest_memory_mb: rows.iter().find_map(|r| r.guest_memory_mb),
+        min_guest_memory_mb: rows.iter().find_map(|r| r.min_guest_memory_mb),
+        security: security_facts(first),
+        apm: observability_hooks(rows),
+    }
+}
+
+/// The image's attack-surface facts in one line, e.g. "9 files (3 executable), no shell,
+/// no setuid/setgid; shares the host's Linux 6.18".
+fn security_facts(row: &ResultRow) -> String {
+    let files = match (row.image_files, row.image_executables) {
+        (Some(files), Some(executables)) => format!("{files} files ({executables} executable)"),
+        _ => "files unknown".to_string(),
+    };
+    let shells = if row.image_shells.is_empty() {
+        "no shell".to_string()
+    } else {
+        format!("shell: {}", row.image_shells.replace(';', ", "))
+    };
+    let setuid = match row.image_setuid {
+        Some(0) => "no setuid/setgid".to_string(),
+        Some(n) => format!("{n} setuid/setgid"),
+        None => "setuid unknown".to_string(),
+    };
+    format!("{files}, {shells}, {setuid}; {}", row.image_kernel)
+}
+
+/// The hooks that answered during the runs: the engine's API and cgroup files for
+/// containers, QMP and the serial console for VMs.
+fn observability_hooks(rows: &[&ResultRow]) -> String {
+    let any = |get: fn(&ResultRow) -> bool| rows.iter().any(|r| get(r));
+    let mut hooks: Vec<&str> = Vec::new();
+    if rows[0].kind == "container" {
+        hooks.push("engine stats & logs API");
+        if any(|r| r.cgroup_bytes.is_some()) {
+            hooks.push("cgroup memory files");
+        }
+    } else {
+        if any(|r| r.qmp_ready_ms.is_some()) {
+            hooks.push("QMP");
+        }
+        if any(|r| r.first_output_ms.is_some()) {
+            hooks.push("serial console");
+        }
+    }
+    if hooks.is_empty() {
+        "none seen".to_string()
+    } else {
+        hooks.join(", ")
     }
 }
 
@@ -183,6 +237,14 @@ mod tests {
         assert_eq!(ttfr.count, 1);
         assert!((ttfr.median - 0.18125).abs() < 1e-9);
         assert!((summaries[1].image_mb.unwrap().median - 1.312528).abs() < 1e-9);
+        assert_eq!(
+            summaries[1].security,
+            "1 files (1 executable), no shell, no setuid/setgid; shares the host's Linux 6.1.0"
+        );
+        assert_eq!(
+            summaries[1].apm,
+            "engine stats & logs API, cgroup memory files"
+        );
     }
 
     #[test]

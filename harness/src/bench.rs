@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub rebuild: bool,
     /// Names every container and VM of this run (labels, temp folders).
     pub session: String,
+    /// Search each VM's smallest working guest RAM before measuring it.
+    pub min_memory: bool,
 }
 
 /// What a run produced.
@@ -119,12 +121,26 @@ pub async fn run_scenario(
     Ok(outcome)
 }
 
-/// Prepares every wrap before anything is launched, showing what is being built.
-async fn prepare_all(
+/// Prepares every wrap before anything is launched, showing what is being built: first the
+/// checks that need no build (so a typo fails at once), then each image.
+pub async fn prepare_all(
     scenario: &Scenario,
     cache: &ImageCache,
     rebuild: bool,
 ) -> Result<Vec<Box<dyn Wrap>>, BenchError> {
+    let quiet = |_: &str| {};
+    let checks = PrepareContext {
+        cache,
+        base_dir: scenario.base_dir(),
+        rebuild,
+        progress: &quiet,
+    };
+    for spec in &scenario.wraps {
+        wrap::preflight(spec, &checks).map_err(|cause| BenchError::Prepare {
+            wrap: spec.name.clone(),
+            cause,
+        })?;
+    }
     let mut wraps = Vec::with_capacity(scenario.wraps.len());
     for spec in &scenario.wraps {
         let spinner = spinner(&format!("preparing {}", spec.name));
@@ -161,6 +177,11 @@ async fn measure_wrap(
     outcome: &mut RunOutcome,
 ) -> Result<(), BenchError> {
     let name = &wrap.spec().name;
+    let min_memory = if options.min_memory && wrap.guest_memory_mb().is_some() {
+        search_min_memory(wrap, context).await
+    } else {
+        None
+    };
     let total = u64::from(options.warmup + options.runs);
     let bar = progress_bar(total, name);
     let mut consecutive_failures = 0;
@@ -191,7 +212,7 @@ async fn measure_wrap(
         // A run the user interrupted is not a failure of the wrap: it gets no row.
         let interrupted_run = context.interrupt.is_raised() && !measurement.ok;
         if !warmup && !interrupted_run {
-            let row = result_row(
+            let mut row = result_row(
                 scenario,
                 wrap,
                 host,
@@ -199,6 +220,7 @@ async fn measure_wrap(
                 timestamp,
                 &measurement,
             );
+            row.min_guest_memory_mb = min_memory;
             writer.write(&row)?;
             outcome.rows.push(row);
         }
@@ -209,6 +231,35 @@ async fn measure_wrap(
     }
     bar.finish();
     Ok(())
+}
+
+/// Runs the smallest-guest-RAM search with a spinner; a failed search is reported and
+/// leaves the figure missing.
+async fn search_min_memory(wrap: &dyn Wrap, context: &LaunchContext) -> Option<u32> {
+    let name = &wrap.spec().name;
+    let spinner = spinner(&format!("{name}: searching the smallest guest RAM"));
+    let progress = |step: &str| {
+        let line = format!("{name}: smallest guest RAM: {step}");
+        if spinner.is_hidden() {
+            eprintln!("{line}");
+        }
+        spinner.set_message(line);
+    };
+    let found = crate::minmem::find_min_guest_memory(wrap, context, &progress).await;
+    spinner.finish_and_clear();
+    match found {
+        Ok(found) => {
+            eprintln!(
+                "{name}: smallest guest RAM that serves: {} MiB ({} launches)",
+                found.mib, found.launches
+            );
+            Some(found.mib)
+        }
+        Err(why) => {
+            eprintln!("{name}: smallest guest RAM not found: {why}");
+            None
+        }
+    }
 }
 
 fn describe(m: &Measurement, warmup: bool, index: u32, options: &RunOptions) -> String {
@@ -237,6 +288,7 @@ pub fn result_row(
     m: &Measurement,
 ) -> ResultRow {
     let spec = wrap.spec();
+    let contents = wrap.contents().ok();
     ResultRow {
         timestamp,
         host: host.name.clone(),
@@ -267,6 +319,15 @@ pub fn result_row(
         ready_line_ms: millis(m.ready_line),
         guest_memory_mb: wrap.guest_memory_mb(),
         probe_attempts: m.probe_attempts,
+        min_guest_memory_mb: None,
+        image_files: contents.map(|c| c.files),
+        image_executables: contents.map(|c| c.executables),
+        image_setuid: contents.map(|c| c.setuid),
+        image_shells: contents.map(|c| c.shells.join(";")).unwrap_or_default(),
+        image_kernel: match wrap.contents() {
+            Ok(c) => c.kernel.clone(),
+            Err(why) => format!("unknown: {why}"),
+        },
     }
 }
 

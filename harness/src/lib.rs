@@ -7,15 +7,18 @@
 //! Modules, one job each: [`scenario`] (the model, from TOML), [`recipe`] (image recipes and
 //! their cache), [`wrap`] (one driver per kind, behind one trait), [`probe`] (first-response
 //! detection), [`qmp`] (QEMU control), [`accel`] (QEMU's accelerator, by measurement),
-//! [`memory`], [`host`], [`bench`] (the loop), [`results`] (CSV rows), [`stats`] and
-//! [`analysis`] (numbers), [`report`] (tables), [`doctor`] (what this machine offers).
+//! [`memory`], [`minmem`] (smallest guest RAM), [`host`], [`bench`] (the loop), [`results`] (CSV rows), [`stats`] and
+//! [`analysis`] (numbers), [`report`] (tables), [`contents`] (what an image holds),
+//! [`doctor`] (what this machine offers).
 
 pub mod accel;
 pub mod analysis;
 pub mod bench;
+pub mod contents;
 pub mod doctor;
 pub mod host;
 pub mod memory;
+pub mod minmem;
 pub mod probe;
 pub mod qmp;
 pub mod recipe;

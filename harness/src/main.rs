@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use shrinkwrap::analysis::summarize;
+use shrinkwrap::analysis::{WrapSummary, summarize};
 use shrinkwrap::bench::{self, RunOptions};
 use shrinkwrap::probe::StopFlag;
 use shrinkwrap::recipe::ImageCache;
 use shrinkwrap::report::{self, Style};
+use shrinkwrap::repository_root;
 use shrinkwrap::results::{self, RESULTS_FILE};
-use shrinkwrap::scenario::{DEFAULT_SCENARIO, Scenario};
-use shrinkwrap::{repository_root, wrap};
+use shrinkwrap::scenario::{DEFAULT_SCENARIO, Scenario, TableLayout};
 
 /// Which shrink-wrap should this service ship in? Measures one workload as a container,
 /// a unikernel and a microVM: image size, time to first HTTP response, memory.
@@ -45,6 +45,9 @@ enum Command {
         /// Re-run image recipes even when their inputs did not change.
         #[arg(long)]
         rebuild: bool,
+        /// Before measuring each VM, find its smallest working guest RAM by binary search.
+        #[arg(long)]
+        min_memory: bool,
     },
     /// Build (or find in the cache) every image a scenario needs, without launching anything.
     Build {
@@ -66,6 +69,9 @@ enum Command {
         /// Print Markdown instead of a terminal table.
         #[arg(long)]
         markdown: bool,
+        /// Print the talk's layout (size, start, memory, security, APM) and its numbers.
+        #[arg(long)]
+        talk: bool,
     },
 }
 
@@ -107,13 +113,18 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             out,
             wraps,
             rebuild,
-        } => run(scenario, runs, warmup, out, &wraps, rebuild).await,
+            min_memory,
+        } => run(scenario, runs, warmup, out, &wraps, rebuild, min_memory).await,
         Command::Build {
             scenario,
             wraps,
             rebuild,
         } => build(scenario, &wraps, rebuild).await,
-        Command::Report { results, markdown } => report(&results, markdown),
+        Command::Report {
+            results,
+            markdown,
+            talk,
+        } => report(&results, markdown, talk),
         Command::Doctor => doctor().await,
     }
 }
@@ -132,6 +143,7 @@ async fn run(
     out: Option<PathBuf>,
     wraps: &[String],
     rebuild: bool,
+    min_memory: bool,
 ) -> Result<ExitCode> {
     let scenario = load_scenario(scenario, wraps)?;
     if runs == Some(0) {
@@ -146,6 +158,7 @@ async fn run(
         out_dir,
         rebuild,
         session,
+        min_memory,
     };
     let interrupt = StopFlag::default();
     let watcher = {
@@ -166,8 +179,8 @@ async fn run(
 
     let summaries = summarize(&outcome.rows);
     if !summaries.is_empty() {
-        println!("{}", report::summary_table(&summaries, Style::Terminal));
-        let markdown = report::summary_table(&summaries, Style::Markdown);
+        println!("{}", render(&summaries, scenario.table, Style::Terminal));
+        let markdown = render(&summaries, scenario.table, Style::Markdown);
         let summary_path = options.out_dir.join("summary.md");
         std::fs::write(&summary_path, format!("{markdown}\n"))
             .with_context(|| format!("writing {}", summary_path.display()))?;
@@ -191,20 +204,10 @@ async fn run(
 async fn build(scenario: Option<PathBuf>, wraps: &[String], rebuild: bool) -> Result<ExitCode> {
     let scenario = load_scenario(scenario, wraps)?;
     let cache = ImageCache::for_repository(repository_root());
-    for spec in &scenario.wraps {
-        let progress = |step: &str| eprintln!("{}: {step}", spec.name);
-        let context = wrap::PrepareContext {
-            cache: &cache,
-            base_dir: scenario.base_dir(),
-            rebuild,
-            progress: &progress,
-        };
-        let prepared = wrap::prepare(spec, &context)
-            .await
-            .with_context(|| format!("wrap '{}'", spec.name))?;
+    for prepared in bench::prepare_all(&scenario, &cache, rebuild).await? {
         println!(
             "{}: ready, image {:.2} MB",
-            spec.name,
+            prepared.spec().name,
             prepared.image_bytes() as f64 / shrinkwrap::analysis::MB
         );
     }
@@ -225,7 +228,15 @@ async fn doctor() -> Result<ExitCode> {
     })
 }
 
-fn report(path: &Path, markdown: bool) -> Result<ExitCode> {
+/// The table of a scenario's layout.
+fn render(summaries: &[WrapSummary], layout: TableLayout, style: Style) -> String {
+    match layout {
+        TableLayout::Summary => report::summary_table(summaries, style),
+        TableLayout::Talk => report::talk_table(summaries, style),
+    }
+}
+
+fn report(path: &Path, markdown: bool, talk: bool) -> Result<ExitCode> {
     let file = if path.is_dir() {
         path.join(RESULTS_FILE)
     } else {
@@ -241,7 +252,12 @@ fn report(path: &Path, markdown: bool) -> Result<ExitCode> {
     } else {
         Style::Terminal
     };
-    println!("{}", report::summary_table(&summaries, style));
+    let layout = if talk {
+        TableLayout::Talk
+    } else {
+        TableLayout::Summary
+    };
+    println!("{}", render(&summaries, layout, style));
     for note in report::failure_notes(&summaries) {
         println!("{note}");
     }

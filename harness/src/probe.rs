@@ -160,7 +160,11 @@ impl Shared {
             {
                 let mut schedule = self.schedule();
                 schedule.in_flight -= 1;
-                if let Err(reason) = &outcome {
+                // An attempt the deadline cut short says less than the one before it.
+                let cut_short = budget < self.target.attempt_timeout;
+                if let Err(reason) = &outcome
+                    && !(cut_short && number > 1)
+                {
                     schedule.last.clone_from(reason);
                 }
             }

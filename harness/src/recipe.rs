@@ -297,9 +297,10 @@ fn entry_name(spec: &ImageSpec, key: &str) -> String {
     format!("{name}-{key}")
 }
 
+/// Every file under `path`, following symbolic links (an input such as /usr/bin/node is
+/// often one).
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), RecipeError> {
-    let meta =
-        std::fs::symlink_metadata(path).map_err(io_error(format!("reading {}", path.display())))?;
+    let meta = std::fs::metadata(path).map_err(io_error(format!("reading {}", path.display())))?;
     if meta.is_file() {
         files.push(path.to_path_buf());
     } else if meta.is_dir() {

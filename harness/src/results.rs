@@ -92,6 +92,19 @@ pub struct ResultRow {
     pub guest_memory_mb: Option<u32>,
     /// Probe attempts until the first `200`.
     pub probe_attempts: Option<u32>,
+    /// Smallest guest RAM (MiB) with which the VM still served its first response, when
+    /// `run --min-memory` searched for it.
+    pub min_guest_memory_mb: Option<u32>,
+    /// Regular files in the image.
+    pub image_files: Option<u64>,
+    /// Files with an execute bit.
+    pub image_executables: Option<u64>,
+    /// Files with the setuid or setgid bit.
+    pub image_setuid: Option<u64>,
+    /// Shells found in the image, `;`-separated (empty: none).
+    pub image_shells: String,
+    /// The kernel that comes with the image.
+    pub image_kernel: String,
 }
 
 /// Appends rows to a results file, one flushed row at a time.
@@ -191,6 +204,12 @@ pub(crate) mod tests {
             ready_line_ms: None,
             guest_memory_mb: None,
             probe_attempts: Some(31),
+            min_guest_memory_mb: None,
+            image_files: Some(1),
+            image_executables: Some(1),
+            image_setuid: Some(0),
+            image_shells: String::new(),
+            image_kernel: "shares the host's Linux 6.1.0".into(),
         }
     }
 

@@ -56,11 +56,24 @@ pub struct Scenario {
     pub warmup: u32,
     /// How the first HTTP response is requested and checked.
     pub probe: ProbeSpec,
+    /// The table `run` prints.
+    pub table: TableLayout,
     /// The wraps to compare, in the file's order; the first is the baseline of relative
     /// differences in reports.
     pub wraps: Vec<WrapSpec>,
     /// The file the scenario came from.
     pub path: PathBuf,
+}
+
+/// The layout of the table a run prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TableLayout {
+    /// Every figure, median with min–max, against the first wrap.
+    #[default]
+    Summary,
+    /// The talk's columns (size, start, memory, security, APM) and its published numbers.
+    Talk,
 }
 
 /// What the probe asks for and what counts as an answer.
@@ -215,6 +228,9 @@ pub struct QemuSpec {
     pub initrd: Option<PathBuf>,
     /// `-append` kernel command line.
     pub append: Option<String>,
+    /// The image's file list in gen_init_cpio format (e.g. an appliance's initramfs list),
+    /// for the attack-surface facts; without it the boot files are what is counted.
+    pub contents: Option<PathBuf>,
     /// Disk images attached as virtio block devices.
     #[serde(default)]
     pub disks: Vec<PathBuf>,
@@ -271,6 +287,8 @@ struct ScenarioFile {
     warmup: Option<u32>,
     #[serde(default)]
     probe: ProbeSpec,
+    #[serde(default)]
+    table: TableLayout,
     #[serde(default)]
     wrap: Vec<Spanned<WrapFile>>,
 }
@@ -384,6 +402,7 @@ impl Scenario {
             runs,
             warmup: file.warmup.unwrap_or(DEFAULT_WARMUP),
             probe: file.probe,
+            table: file.table,
             wraps,
             path: path.to_path_buf(),
         })

@@ -34,6 +34,7 @@ fn options(session: &str, out: &Path, runs: u32) -> RunOptions {
         out_dir: out.to_path_buf(),
         rebuild: false,
         session: session.to_string(),
+        min_memory: false,
     }
 }
 

@@ -49,6 +49,7 @@ fn options(session: &str, out: &Path) -> RunOptions {
         out_dir: out.to_path_buf(),
         rebuild: false,
         session: session.to_string(),
+        min_memory: false,
     }
 }
 

@@ -18,6 +18,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
+use crate::contents::{self, Contents};
 use crate::memory::{MemoryCgroup, process_memory};
 use crate::probe::{self, ProbeTarget, StopFlag};
 use crate::scenario::{ContainerSpec, Launch, WrapSpec};
@@ -37,6 +38,7 @@ pub struct ContainerWrap {
     docker: Docker,
     image: String,
     image_bytes: u64,
+    contents: Result<Contents, String>,
     runtime_version: String,
 }
 
@@ -118,12 +120,14 @@ impl ContainerWrap {
             .ok_or_else(|| {
                 WrapError::Docker(format!("the engine reports no size for image {image}"))
             })?;
+        let contents = image_contents(&docker, &image).await;
         Ok(ContainerWrap {
             spec,
             container,
             docker,
             image,
             image_bytes,
+            contents,
             runtime_version,
         })
     }
@@ -278,6 +282,10 @@ impl Wrap for ContainerWrap {
         self.image_bytes
     }
 
+    fn contents(&self) -> Result<&Contents, &str> {
+        self.contents.as_ref().map_err(String::as_str)
+    }
+
     async fn launch_once(&self, context: &LaunchContext, _run_name: &str) -> Measurement {
         let mut measurement = Measurement::default();
         let port = match self.container.port {
@@ -397,6 +405,20 @@ impl Wrap for ContainerWrap {
         }
         removed
     }
+}
+
+/// The image's files, read from the engine's saved tarball of it (every layer).
+async fn image_contents(docker: &Docker, image: &str) -> Result<Contents, String> {
+    let mut tarball = Vec::new();
+    let mut stream = docker.export_image(image);
+    while let Some(chunk) = stream.next().await {
+        tarball.extend_from_slice(
+            &chunk.map_err(|e| format!("saving image {image}: {}", engine_message(&e)))?,
+        );
+    }
+    let host_kernel = crate::host::HostFacts::read().kernel;
+    contents::from_saved_image(tarball.as_slice(), &host_kernel)
+        .map_err(|e| format!("reading the saved image {image}: {e}"))
 }
 
 /// Builds `tag` from a `FROM scratch` context holding `rootfs` (never pulls).

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::contents::Contents;
 use crate::probe::StopFlag;
 use crate::recipe::{ImageCache, RecipeError};
 use crate::scenario::{Launch, ProbeSpec, WrapSpec};
@@ -106,8 +107,19 @@ pub trait Wrap: Send + Sync {
     fn accel(&self) -> &str;
     /// On-disk image size, as defined for this kind.
     fn image_bytes(&self) -> u64;
+    /// What the image holds (files, executables, shells, setuid, kernel), or why that is
+    /// unknown.
+    fn contents(&self) -> Result<&Contents, &str>;
     /// Guest RAM given to each instance, for VMs.
     fn guest_memory_mb(&self) -> Option<u32> {
+        None
+    }
+    /// The same wrap with another guest RAM and ready timeout, for VMs; `None` otherwise.
+    fn with_guest_memory(
+        &self,
+        _memory_mb: u32,
+        _ready_timeout: Duration,
+    ) -> Option<Box<dyn Wrap>> {
         None
     }
     /// Launches one cold instance, measures it, stops it and removes every trace of it.
@@ -115,6 +127,19 @@ pub trait Wrap: Send + Sync {
     async fn launch_once(&self, context: &LaunchContext, run_name: &str) -> Measurement;
     /// Removes instances of this session that escaped cleanup; returns how many.
     async fn remove_leftovers(&self, session: &str) -> usize;
+}
+
+/// Checks what can be checked without building or launching anything: the recipe and its
+/// inputs exist, and a bring-your-own VM's boot files exist. Run for every wrap first, so a
+/// typo in the last wrap does not wait for the first wrap's image build.
+pub fn preflight(spec: &WrapSpec, context: &PrepareContext<'_>) -> Result<(), WrapError> {
+    if let Some(image) = &spec.image {
+        context.cache.check(image)?;
+    }
+    if let (Launch::Qemu(q), None) = (&spec.launch, &spec.image) {
+        qemu::boot_files_exist(q, context.base_dir)?;
+    }
+    Ok(())
 }
 
 /// Makes a wrap ready to launch: checks its runtime and builds or finds its image.

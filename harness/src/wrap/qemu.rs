@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
 use crate::accel::{self, Accel};
+use crate::contents::{self, Contents};
 use crate::memory::{process_memory, vmm_overhead_bytes};
 use crate::probe::{self, ProbeTarget, StopFlag};
 use crate::qmp::QmpClient;
@@ -22,6 +23,7 @@ use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
 const QMP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A QEMU wrap with its runtime found, its boot files present and its accelerator chosen.
+#[derive(Clone)]
 pub struct QemuWrap {
     spec: WrapSpec,
     qemu: QemuSpec,
@@ -31,6 +33,7 @@ pub struct QemuWrap {
     accel: Accel,
     runtime_version: String,
     image_bytes: u64,
+    contents: Result<Contents, String>,
 }
 
 /// `QEMU 7.2.22 (Debian ...)` from `qemu-system-x86_64 --version`.
@@ -88,6 +91,36 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
     }
 }
 
+/// A boot file that does not exist: the error names it and the fix.
+fn missing_file(what: &str, path: &Path, built_by_recipe: bool) -> WrapError {
+    let hint = if built_by_recipe {
+        "the image recipe did not make it: check the recipe's output names"
+    } else {
+        "build it first or fix the path (relative paths start at the scenario's folder)"
+    };
+    WrapError::Qemu(format!("{what} {} does not exist: {hint}", path.display()))
+}
+
+/// Checks that a bring-your-own VM's kernel, initrd, disks and contents list exist.
+pub fn boot_files_exist(qemu: &QemuSpec, base: &Path) -> Result<(), WrapError> {
+    let named = [
+        ("qemu.kernel", &qemu.kernel),
+        ("qemu.initrd", &qemu.initrd),
+        ("qemu.contents", &qemu.contents),
+    ];
+    let files = named
+        .into_iter()
+        .filter_map(|(what, path)| path.as_deref().map(|p| (what, p)))
+        .chain(qemu.disks.iter().map(|d| ("qemu.disks entry", d.as_path())));
+    for (what, path) in files {
+        let resolved = resolve(base, path);
+        if !resolved.is_file() {
+            return Err(missing_file(what, &resolved, false));
+        }
+    }
+    Ok(())
+}
+
 impl QemuWrap {
     /// Finds QEMU, builds or locates the boot files, checks each exists and chooses the
     /// accelerator. Nothing is launched but the accelerator probe's tiny guest.
@@ -118,15 +151,7 @@ impl QemuWrap {
             if resolved.is_file() {
                 Ok(resolved)
             } else {
-                let hint = if spec.image.is_some() {
-                    "the image recipe did not make it: check the recipe's output names"
-                } else {
-                    "build it first or fix the path (relative paths start at the scenario's folder)"
-                };
-                Err(WrapError::Qemu(format!(
-                    "{what} {} does not exist: {hint}",
-                    resolved.display()
-                )))
+                Err(missing_file(what, &resolved, spec.image.is_some()))
             }
         };
         let kernel = qemu
@@ -150,6 +175,21 @@ impl QemuWrap {
             .chain(&disks)
             .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
             .sum();
+        let contents = match &qemu.contents {
+            Some(list) => {
+                let list = check("qemu.contents", list)?;
+                std::fs::read_to_string(&list)
+                    .map(|text| {
+                        contents::from_initramfs_list(&text, kernel.as_deref().unwrap_or(&list))
+                    })
+                    .map_err(|e| format!("reading {}: {e}", list.display()))
+            }
+            None if disks.is_empty() => {
+                let boot: Vec<&Path> = kernel.iter().chain(&initrd).map(PathBuf::as_path).collect();
+                Ok(contents::from_boot_files(kernel.as_deref(), &boot))
+            }
+            None => Err("a disk image's files are not listed: set qemu.contents".to_string()),
+        };
         (context.progress)("choosing the accelerator");
         let accel = choose_accel(
             qemu.accel,
@@ -167,6 +207,7 @@ impl QemuWrap {
             accel,
             runtime_version,
             image_bytes,
+            contents,
         })
     }
 
@@ -320,8 +361,19 @@ impl Wrap for QemuWrap {
         self.image_bytes
     }
 
+    fn contents(&self) -> Result<&Contents, &str> {
+        self.contents.as_ref().map_err(String::as_str)
+    }
+
     fn guest_memory_mb(&self) -> Option<u32> {
         Some(self.qemu.memory_mb)
+    }
+
+    fn with_guest_memory(&self, memory_mb: u32, ready_timeout: Duration) -> Option<Box<dyn Wrap>> {
+        let mut resized = self.clone();
+        resized.qemu.memory_mb = memory_mb;
+        resized.spec.timeouts.ready = ready_timeout;
+        Some(Box::new(resized))
     }
 
     async fn launch_once(&self, context: &LaunchContext, run_name: &str) -> Measurement {

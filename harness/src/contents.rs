@@ -1,0 +1,258 @@
+//! What is inside an image, as attack-surface facts rather than slogans: how many files and
+//! executables it holds, whether a shell or setuid/setgid files are among them, and which
+//! kernel comes with it. Read from the image itself: a container image as the engine saves
+//! it, an appliance's initramfs list, or a VM's boot files.
+
+use std::io::Read;
+use std::path::Path;
+
+/// Names of programs that give an attacker a shell.
+const SHELLS: [&str; 10] = [
+    "sh", "bash", "dash", "ash", "zsh", "ksh", "csh", "tcsh", "fish", "busybox",
+];
+
+/// Offset of the Linux boot protocol's "HdrS" magic in a bzImage.
+const BZIMAGE_MAGIC_AT: usize = 0x202;
+/// Offset of the boot protocol's pointer to the kernel version string (minus 0x200).
+const BZIMAGE_VERSION_AT: usize = 0x20E;
+
+/// Attack-surface facts of one image.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Contents {
+    /// Regular files.
+    pub files: u64,
+    /// Regular files with an execute bit.
+    pub executables: u64,
+    /// Files with the setuid or setgid bit.
+    pub setuid: u64,
+    /// Paths of shells found.
+    pub shells: Vec<String>,
+    /// The kernel that comes with the image, e.g. `Linux 6.1.158 inside`.
+    pub kernel: String,
+}
+
+impl Contents {
+    fn add_file(&mut self, path: &str, mode: u32) {
+        self.files += 1;
+        if mode & 0o111 != 0 {
+            self.executables += 1;
+        }
+        if mode & 0o6000 != 0 {
+            self.setuid += 1;
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if SHELLS.contains(&name) {
+            self.shells.push(format!(
+                "/{}",
+                path.trim_start_matches("./").trim_start_matches('/')
+            ));
+        }
+    }
+}
+
+/// Counts the files of a tar stream (one layer, or an exported file system).
+fn add_tar<R: Read>(contents: &mut Contents, archive: R) -> std::io::Result<()> {
+    let mut archive = tar::Archive::new(archive);
+    for entry in archive.entries()? {
+        let entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let is_whiteout = path
+            .rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with(".wh."));
+        if entry.header().entry_type().is_file() && !is_whiteout {
+            contents.add_file(&path, entry.header().mode()?);
+        }
+    }
+    Ok(())
+}
+
+/// Facts of a container image from the engine's `docker save` tarball (every layer).
+pub fn from_saved_image<R: Read>(tarball: R, host_kernel: &str) -> std::io::Result<Contents> {
+    let mut contents = Contents {
+        kernel: format!("shares the host's Linux {host_kernel}"),
+        ..Contents::default()
+    };
+    let mut outer = tar::Archive::new(tarball);
+    for entry in outer.entries()? {
+        let entry = entry?;
+        let is_layer = entry.path()?.to_string_lossy().ends_with("layer.tar");
+        if is_layer {
+            add_tar(&mut contents, entry)?;
+        }
+    }
+    Ok(contents)
+}
+
+/// Facts of a Linux appliance from its initramfs list (gen_init_cpio format: `file NAME
+/// LOCATION MODE UID GID`), plus its kernel.
+pub fn from_initramfs_list(list: &str, kernel: &Path) -> Contents {
+    let mut contents = Contents {
+        kernel: kernel_fact(kernel),
+        ..Contents::default()
+    };
+    for line in list.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if let ["file", name, _location, mode, ..] = fields.as_slice() {
+            contents.add_file(name, u32::from_str_radix(mode, 8).unwrap_or(0));
+        }
+    }
+    contents
+}
+
+/// Facts of a VM whose image is its boot files (kernel, initrd): each counts as one
+/// executable file, since each is code the VM runs.
+pub fn from_boot_files(kernel: Option<&Path>, boot_files: &[&Path]) -> Contents {
+    let mut contents = Contents {
+        kernel: kernel.map_or_else(|| "unknown (boots from a disk)".to_string(), kernel_fact),
+        ..Contents::default()
+    };
+    for file in boot_files {
+        contents.add_file(&file.to_string_lossy(), 0o755);
+    }
+    contents
+}
+
+/// Which kernel a `-kernel` file is: a Linux bzImage (with its version) or not Linux.
+pub fn kernel_fact(kernel: &Path) -> String {
+    // The version pointer is 16 bits past 0x200: the string starts within 0x10200 bytes.
+    let mut head = vec![0u8; 0x10400];
+    let read = std::fs::File::open(kernel).and_then(|mut f| {
+        let mut filled = 0;
+        loop {
+            let n = f.read(&mut head[filled..])?;
+            if n == 0 || filled + n == head.len() {
+                return Ok(filled + n);
+            }
+            filled += n;
+        }
+    });
+    match read {
+        Ok(n) => match linux_version(&head[..n]) {
+            None => "no Linux kernel (not a bzImage)".to_string(),
+            Some(None) => "Linux (version unknown) inside".to_string(),
+            Some(Some(version)) => format!("Linux {version} inside"),
+        },
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+/// `None` when `head` is not the start of a bzImage; else its version, when the boot
+/// protocol header points to one.
+fn linux_version(head: &[u8]) -> Option<Option<String>> {
+    if head.get(BZIMAGE_MAGIC_AT..BZIMAGE_MAGIC_AT + 4)? != b"HdrS" {
+        return None;
+    }
+    let version = || {
+        let pointer = head.get(BZIMAGE_VERSION_AT..BZIMAGE_VERSION_AT + 2)?;
+        let start = usize::from(u16::from_le_bytes([pointer[0], pointer[1]])) + 0x200;
+        let text = head.get(start..)?;
+        let end = text.iter().position(|&b| b == 0 || b == b' ')?;
+        let version = std::str::from_utf8(&text[..end]).ok()?;
+        (!version.is_empty()).then(|| version.to_string())
+    };
+    Some(version())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(files: &[(&str, u32)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, mode) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(1);
+            header.set_mode(*mode);
+            header.set_cksum();
+            builder.append_data(&mut header, path, &b"x"[..]).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn counts_every_layer_of_a_saved_image() {
+        let layer_a = tar_with(&[("bin/sh", 0o755), ("etc/passwd", 0o644)]);
+        let layer_b = tar_with(&[("usr/bin/passwd", 0o4755), ("app/.wh.gone", 0o644)]);
+        let mut outer = tar::Builder::new(Vec::new());
+        for (name, layer) in [("a/layer.tar", &layer_a), ("b/layer.tar", &layer_b)] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(layer.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            outer
+                .append_data(&mut header, name, layer.as_slice())
+                .unwrap();
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(2);
+        header.set_cksum();
+        outer
+            .append_data(&mut header, "manifest.json", &b"[]"[..])
+            .unwrap();
+        let tarball = outer.into_inner().unwrap();
+        let contents = from_saved_image(tarball.as_slice(), "6.18.0").unwrap();
+        assert_eq!(contents.files, 3);
+        assert_eq!(contents.executables, 2);
+        assert_eq!(contents.setuid, 1);
+        assert_eq!(contents.shells, vec!["/bin/sh".to_string()]);
+        assert_eq!(contents.kernel, "shares the host's Linux 6.18.0");
+    }
+
+    #[test]
+    fn reads_an_initramfs_list() {
+        let list = "# comment\ndir /dev 0755 0 0\nnod /dev/null 0666 0 0 c 1 3\n\
+                    file /init /w/init 0755 0 0\nfile /lib/libc.so.6 /x 0644 0 0\n\
+                    file /bin/busybox /y 4755 0 0\nslink /bin/sh busybox 0777 0 0\n";
+        let contents = from_initramfs_list(list, Path::new("/nonexistent/bzImage"));
+        assert_eq!(
+            (contents.files, contents.executables, contents.setuid),
+            (3, 2, 1)
+        );
+        assert_eq!(contents.shells, vec!["/bin/busybox".to_string()]);
+        assert!(
+            contents.kernel.starts_with("unknown ("),
+            "{}",
+            contents.kernel
+        );
+    }
+
+    #[test]
+    fn recognises_a_bzimage_and_its_version() {
+        // The version pointer is 16 bits past 0x200: the string starts within 0x10200 bytes.
+        let mut head = vec![0u8; 0x10400];
+        head[BZIMAGE_MAGIC_AT..BZIMAGE_MAGIC_AT + 4].copy_from_slice(b"HdrS");
+        head[BZIMAGE_VERSION_AT..BZIMAGE_VERSION_AT + 2].copy_from_slice(&0x0300u16.to_le_bytes());
+        assert_eq!(
+            linux_version(&head),
+            Some(None),
+            "a pointer past the end: version unknown"
+        );
+        head.resize(0x3800, 0);
+        head[BZIMAGE_VERSION_AT..BZIMAGE_VERSION_AT + 2].copy_from_slice(&0x3500u16.to_le_bytes());
+        let version = b"6.1.158 (debian-kernel@lists.debian.org) #1\0";
+        head[0x3700..0x3700 + version.len()].copy_from_slice(version);
+        assert_eq!(linux_version(&head), Some(Some("6.1.158".to_string())));
+        assert_eq!(linux_version(&[0u8; 0x400]), None);
+        let dir = tempfile::tempdir().unwrap();
+        let kernel = dir.path().join("bzImage");
+        std::fs::write(&kernel, &head).unwrap();
+        assert_eq!(kernel_fact(&kernel), "Linux 6.1.158 inside");
+        let loader = dir.path().join("loader");
+        std::fs::write(&loader, [0x90u8; 64]).unwrap();
+        assert_eq!(kernel_fact(&loader), "no Linux kernel (not a bzImage)");
+    }
+
+    #[test]
+    fn boot_files_count_as_executables() {
+        let contents = from_boot_files(
+            Some(Path::new("/nonexistent/loader")),
+            &[Path::new("/x/loader"), Path::new("/x/app")],
+        );
+        assert_eq!(
+            (contents.files, contents.executables, contents.setuid),
+            (2, 2, 0)
+        );
+        assert!(contents.shells.is_empty());
+    }
+}
