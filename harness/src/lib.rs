@@ -8,7 +8,7 @@
 //! their cache), [`wrap`] (one driver per kind, behind one trait), [`probe`] (first-response
 //! detection), [`qmp`] (QEMU control), [`accel`] (QEMU's accelerator, by measurement),
 //! [`memory`], [`minmem`] (smallest guest RAM), [`host`], [`bench`] (the loop), [`results`] (CSV rows), [`stats`] and
-//! [`analysis`] (numbers), [`report`] (tables), [`contents`] (what an image holds),
+//! [`analysis`] (numbers), [`report`] (tables), [`plot`] (figures), [`contents`] (what an image holds),
 //! [`doctor`] (what this machine offers).
 
 pub mod accel;
@@ -19,6 +19,7 @@ pub mod doctor;
 pub mod host;
 pub mod memory;
 pub mod minmem;
+pub mod plot;
 pub mod probe;
 pub mod qmp;
 pub mod recipe;

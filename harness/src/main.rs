@@ -12,7 +12,7 @@ use shrinkwrap::probe::StopFlag;
 use shrinkwrap::recipe::ImageCache;
 use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
-use shrinkwrap::results::{self, RESULTS_FILE};
+use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
 use shrinkwrap::scenario::{DEFAULT_SCENARIO, Scenario, TableLayout};
 
 /// Which shrink-wrap should this service ship in? Measures one workload as a container,
@@ -48,6 +48,9 @@ enum Command {
         /// Before measuring each VM, find its smallest working guest RAM by binary search.
         #[arg(long)]
         min_memory: bool,
+        /// Folder for the plots (default: plots/ and the results folder's name).
+        #[arg(long)]
+        plots: Option<PathBuf>,
     },
     /// Build (or find in the cache) every image a scenario needs, without launching anything.
     Build {
@@ -59,6 +62,14 @@ enum Command {
         /// Re-run image recipes even when their inputs did not change.
         #[arg(long)]
         rebuild: bool,
+    },
+    /// Draw the comparison plots (SVG and PNG) of an existing results.csv.
+    Plot {
+        /// results.csv, or a folder holding one.
+        results: PathBuf,
+        /// Output folder (default: plots/ and the results folder's name).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Show what the harness finds: dockerd, QEMU, KVM and the accelerator probe's verdict, free disk.
     Doctor,
@@ -114,7 +125,19 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             wraps,
             rebuild,
             min_memory,
-        } => run(scenario, runs, warmup, out, &wraps, rebuild, min_memory).await,
+            plots,
+        } => {
+            let options = RunFlags {
+                runs,
+                warmup,
+                out,
+                rebuild,
+                min_memory,
+                plots,
+            };
+            run(scenario, &wraps, options).await
+        }
+        Command::Plot { results, out } => plot(&results, out),
         Command::Build {
             scenario,
             wraps,
@@ -136,15 +159,71 @@ fn load_scenario(path: Option<PathBuf>, wraps: &[String]) -> Result<Scenario> {
     Ok(scenario)
 }
 
-async fn run(
-    scenario: Option<PathBuf>,
+/// `run`'s flags.
+struct RunFlags {
     runs: Option<u32>,
     warmup: Option<u32>,
     out: Option<PathBuf>,
-    wraps: &[String],
     rebuild: bool,
     min_memory: bool,
-) -> Result<ExitCode> {
+    plots: Option<PathBuf>,
+}
+
+/// The default plots folder of a results folder: plots/ and the same name.
+fn default_plots_dir(results_dir: &Path) -> PathBuf {
+    let name = results_dir
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("latest"));
+    repository_root().join("plots").join(name)
+}
+
+/// What a figure shows: scenario, runs, host and when, so a slide carries its provenance.
+fn plot_title(rows: &[ResultRow]) -> String {
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let runs = rows.iter().map(|r| r.run).max().unwrap_or(0);
+    let day = first.timestamp.get(..10).unwrap_or(&first.timestamp);
+    let mut accels: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.kind == "qemu")
+        .map(|r| r.accel.as_str())
+        .collect();
+    accels.dedup();
+    let vms = if accels.is_empty() {
+        String::new()
+    } else {
+        format!(" · VMs under {}", accels.join("/"))
+    };
+    format!(
+        "{}: median of up to {runs} cold starts, bars min–max · {} ({}){vms} · {day}",
+        first.scenario, first.host, first.host_cpu
+    )
+}
+
+/// Draws the plots and says where they are; a figure that fails is a warning, never a
+/// lost run.
+fn draw_plots(rows: &[ResultRow], dir: &Path) {
+    let summaries = summarize(rows);
+    match shrinkwrap::plot::render_comparison(&summaries, &plot_title(rows), dir) {
+        Ok(paths) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            println!("plots: {}", names.join(", "));
+        }
+        Err(e) => eprintln!("warning: no plots: {e}"),
+    }
+}
+
+async fn run(scenario: Option<PathBuf>, wraps: &[String], flags: RunFlags) -> Result<ExitCode> {
+    let RunFlags {
+        runs,
+        warmup,
+        out,
+        rebuild,
+        min_memory,
+        plots,
+    } = flags;
     let scenario = load_scenario(scenario, wraps)?;
     if runs == Some(0) {
         bail!("--runs must be at least 1");
@@ -188,6 +267,12 @@ async fn run(
     for note in report::failure_notes(&summaries) {
         println!("{note}");
     }
+    if !summaries.is_empty() {
+        draw_plots(
+            &outcome.rows,
+            &plots.unwrap_or_else(|| default_plots_dir(&options.out_dir)),
+        );
+    }
     for wrap in &outcome.abandoned {
         println!("{wrap}: stopped after repeated failures; the remaining runs were skipped");
     }
@@ -228,6 +313,25 @@ async fn doctor() -> Result<ExitCode> {
     })
 }
 
+fn results_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(RESULTS_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+    let file = results_file(path);
+    let rows = results::read_results(&file)?;
+    let dir = out.unwrap_or_else(|| default_plots_dir(file.parent().unwrap_or(Path::new("."))));
+    let paths = shrinkwrap::plot::render_comparison(&summarize(&rows), &plot_title(&rows), &dir)?;
+    for path in paths {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The table of a scenario's layout.
 fn render(summaries: &[WrapSummary], layout: TableLayout, style: Style) -> String {
     match layout {
@@ -237,11 +341,7 @@ fn render(summaries: &[WrapSummary], layout: TableLayout, style: Style) -> Strin
 }
 
 fn report(path: &Path, markdown: bool, talk: bool) -> Result<ExitCode> {
-    let file = if path.is_dir() {
-        path.join(RESULTS_FILE)
-    } else {
-        path.to_path_buf()
-    };
+    let file = results_file(path);
     let rows = results::read_results(&file)?;
     if rows.is_empty() {
         bail!("{} holds no result rows", file.display());

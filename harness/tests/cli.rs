@@ -85,6 +85,7 @@ fn an_unknown_wrap_filter_lists_the_known_ones() {
 fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().join("run");
+    let plots = out.path().join("plots");
     let output = shrinkwrap(
         &[
             "run",
@@ -96,6 +97,8 @@ fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
             "container",
             "--out",
             out_dir.to_str().unwrap(),
+            "--plots",
+            plots.to_str().unwrap(),
         ],
         &[],
     );
@@ -106,6 +109,7 @@ fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
     let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and two rows: {csv}");
     assert!(out_dir.join("summary.md").is_file());
+    assert!(plots.join("comparison.svg").is_file() && plots.join("comparison.png").is_file());
 
     let report = shrinkwrap(&["report", "--markdown", out_dir.to_str().unwrap()], &[]);
     assert!(report.status.success(), "{}", stderr(&report));

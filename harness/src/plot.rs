@@ -1,0 +1,248 @@
+//! Plots for slides: one figure with three panels (on-disk image size, time to first
+//! response, memory after it), a bar per wrap at its median with a min–max error bar, the
+//! median written above it, and a title saying what was measured where. Rendered as SVG and PNG with an embedded font (DejaVu Sans), so
+//! no system fonts are needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::analysis::WrapSummary;
+use crate::stats::Summary;
+
+/// Size of the figure in pixels.
+const SIZE: (u32, u32) = (1500, 520);
+/// Font family name the embedded font is registered under.
+const FONT: &str = "sans-serif";
+
+/// A figure that could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// There was nothing to plot.
+    #[error("no wrap has an ok run to plot")]
+    Empty,
+    /// The embedded font could not be registered.
+    #[error("registering the embedded font failed")]
+    Font,
+    /// Drawing or writing the file failed.
+    #[error("drawing {path}: {reason}")]
+    Draw {
+        /// The figure being drawn.
+        path: PathBuf,
+        /// What plotters said.
+        reason: String,
+    },
+}
+
+/// One panel: a figure of every wrap.
+struct Panel {
+    title: &'static str,
+    unit: &'static str,
+    decimals: usize,
+    figure: fn(&WrapSummary) -> Option<&Summary>,
+}
+
+const PANELS: [Panel; 3] = [
+    Panel {
+        title: "On-disk image size",
+        unit: "MB",
+        decimals: 2,
+        figure: |s| s.image_mb.as_ref(),
+    },
+    Panel {
+        title: "Time to first response",
+        unit: "s",
+        decimals: 3,
+        figure: |s| s.ttfr_s.as_ref(),
+    },
+    Panel {
+        title: "Memory after it (RSS)",
+        unit: "MB",
+        decimals: 1,
+        figure: |s| s.rss_mb.as_ref(),
+    },
+];
+
+/// Registers the embedded font once per process.
+fn register_font() -> Result<(), PlotError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let registered = REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    });
+    if *registered {
+        Ok(())
+    } else {
+        Err(PlotError::Font)
+    }
+}
+
+/// A wrap's short name for an axis: its label up to the first parenthesis.
+fn axis_label(summary: &WrapSummary) -> String {
+    summary
+        .label
+        .split(" (")
+        .next()
+        .unwrap_or(&summary.label)
+        .to_string()
+}
+
+/// Draws the comparison as `DIR/comparison.svg` and `DIR/comparison.png` under `title`;
+/// returns both paths.
+pub fn render_comparison(
+    summaries: &[WrapSummary],
+    title: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, PlotError> {
+    if summaries.iter().all(|s| s.ok_runs == 0) {
+        return Err(PlotError::Empty);
+    }
+    register_font()?;
+    std::fs::create_dir_all(dir).map_err(|e| PlotError::Draw {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let svg = dir.join("comparison.svg");
+    let png = dir.join("comparison.png");
+    draw(
+        SVGBackend::new(&svg, SIZE).into_drawing_area(),
+        summaries,
+        title,
+    )
+    .map_err(|reason| PlotError::Draw {
+        path: svg.clone(),
+        reason,
+    })?;
+    draw(
+        BitMapBackend::new(&png, SIZE).into_drawing_area(),
+        summaries,
+        title,
+    )
+    .map_err(|reason| PlotError::Draw {
+        path: png.clone(),
+        reason,
+    })?;
+    Ok(vec![svg, png])
+}
+
+/// Share of a slot a bar leaves free on each side.
+const BAR_GAP: f64 = 0.15;
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    summaries: &[WrapSummary],
+    title: &str,
+) -> Result<(), String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|e| text(&e))?;
+    let root = root.titled(title, (FONT, 20)).map_err(|e| text(&e))?;
+    let labels: Vec<String> = summaries.iter().map(axis_label).collect();
+    let slots = summaries.len() as f64;
+    for (area, panel) in root.split_evenly((1, PANELS.len())).iter().zip(&PANELS) {
+        let top = summaries
+            .iter()
+            .filter_map(|s| (panel.figure)(s).map(|f| f.max))
+            .fold(0.0f64, f64::max);
+        let top = if top > 0.0 { top * 1.2 } else { 1.0 };
+        let mut chart = ChartBuilder::on(area)
+            .caption(panel.title, (FONT, 18))
+            .margin(18)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..slots, 0f64..top)
+            .map_err(|e| text(&e))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(TRANSPARENT)
+            .x_labels(summaries.len() * 2 + 1)
+            .x_label_formatter(&|x| {
+                // Only slot centres carry a label.
+                let slot = x - 0.5;
+                if (slot - slot.round()).abs() < 1e-6 && slot >= 0.0 {
+                    labels
+                        .get(slot.round() as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(panel.unit)
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(|e| text(&e))?;
+        for (i, summary) in summaries.iter().enumerate() {
+            let Some(figure) = (panel.figure)(summary) else {
+                continue;
+            };
+            let left = i as f64;
+            let centre = left + 0.5;
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(left + BAR_GAP, 0.0), (left + 1.0 - BAR_GAP, figure.median)],
+                    color.mix(0.8).filled(),
+                )))
+                .map_err(|e| text(&e))?;
+            chart
+                .draw_series(std::iter::once(ErrorBar::new_vertical(
+                    centre,
+                    figure.min,
+                    figure.median,
+                    figure.max,
+                    BLACK.stroke_width(2),
+                    10,
+                )))
+                .map_err(|e| text(&e))?;
+            let style = (FONT, 15)
+                .into_text_style(area)
+                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{:.*}", panel.decimals, figure.median),
+                    (centre, figure.max + top * 0.02),
+                    style,
+                )))
+                .map_err(|e| text(&e))?;
+        }
+    }
+    root.present().map_err(|e| text(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::summarize;
+    use crate::results::tests::sample_row;
+
+    #[test]
+    fn renders_svg_and_png_with_every_wrap() {
+        let mut vm = sample_row("vm", 1);
+        vm.label = "Hermit unikernel (QEMU)".into();
+        vm.ttfr_ms = Some(222.0);
+        let rows = vec![sample_row("container", 1), sample_row("container", 2), vm];
+        let dir = tempfile::tempdir().unwrap();
+        let paths = render_comparison(&summarize(&rows), "demo", dir.path()).unwrap();
+        let svg = std::fs::read_to_string(&paths[0]).unwrap();
+        assert!(svg.contains("Time to first response"), "titles are drawn");
+        assert!(svg.contains("Hermit unikernel"), "wraps are labelled");
+        assert!(svg.contains("0.222"), "medians are written");
+        let png = std::fs::read(&paths[1]).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+    }
+
+    #[test]
+    fn nothing_to_plot_is_an_error() {
+        let mut row = sample_row("vm", 1);
+        row.ok = false;
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            render_comparison(&summarize(&[row]), "demo", dir.path()),
+            Err(PlotError::Empty)
+        ));
+    }
+}
