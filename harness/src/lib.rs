@@ -8,7 +8,7 @@
 //! their cache), [`wrap`] (one driver per kind, behind one trait), [`probe`] (first-response
 //! detection), [`qmp`] (QEMU control), [`accel`] (QEMU's accelerator, by measurement),
 //! [`memory`], [`minmem`] (smallest guest RAM), [`host`], [`bench`] (the loop), [`results`] (CSV rows), [`stats`] and
-//! [`analysis`] (numbers), [`report`] (tables), [`plot`] (figures), [`contents`] (what an image holds),
+//! [`analysis`] (numbers), [`regression`] (A/B gating), [`report`] (tables), [`plot`] (figures), [`contents`] (what an image holds),
 //! [`doctor`] (what this machine offers).
 
 pub mod accel;
@@ -23,6 +23,7 @@ pub mod plot;
 pub mod probe;
 pub mod qmp;
 pub mod recipe;
+pub mod regression;
 pub mod report;
 pub mod results;
 pub mod scenario;

@@ -10,6 +10,7 @@ use shrinkwrap::analysis::{WrapSummary, summarize};
 use shrinkwrap::bench::{self, RunOptions};
 use shrinkwrap::probe::StopFlag;
 use shrinkwrap::recipe::ImageCache;
+use shrinkwrap::regression::{self, Rule};
 use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
@@ -70,6 +71,23 @@ enum Command {
         /// Output folder (default: plots/ and the results folder's name).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Compare two results files (same host): exit 1 when a figure of a wrap regressed by more
+    /// than the threshold with p < alpha (permutation test on the difference of means).
+    Compare {
+        /// The baseline results.csv (or its folder).
+        baseline: PathBuf,
+        /// The candidate results.csv (or its folder).
+        candidate: PathBuf,
+        /// Smallest relative change that counts (0.2 = 20%).
+        #[arg(long, default_value_t = 0.2)]
+        threshold: f64,
+        /// Largest p-value that counts as a real difference.
+        #[arg(long, default_value_t = 0.01)]
+        alpha: f64,
+        /// Print Markdown instead of a terminal table.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Show what the harness finds: dockerd, QEMU, KVM and the accelerator probe's verdict, free disk.
     Doctor,
@@ -138,6 +156,13 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             run(scenario, &wraps, options).await
         }
         Command::Plot { results, out } => plot(&results, out),
+        Command::Compare {
+            baseline,
+            candidate,
+            threshold,
+            alpha,
+            markdown,
+        } => compare(&baseline, &candidate, Rule { alpha, threshold }, markdown),
         Command::Build {
             scenario,
             wraps,
@@ -330,6 +355,47 @@ fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
         println!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn compare(baseline: &Path, candidate: &Path, rule: Rule, markdown: bool) -> Result<ExitCode> {
+    if !(rule.threshold >= 0.0 && rule.alpha > 0.0 && rule.alpha < 1.0) {
+        bail!("--threshold must be 0 or more and --alpha between 0 and 1");
+    }
+    let base = results::read_results(&results_file(baseline))?;
+    let cand = results::read_results(&results_file(candidate))?;
+    let hosts = |rows: &[ResultRow]| {
+        let mut hosts: Vec<String> = rows.iter().map(|r| r.host.clone()).collect();
+        hosts.dedup();
+        hosts
+    };
+    if hosts(&base) != hosts(&cand) {
+        eprintln!(
+            "warning: baseline measured on {:?}, candidate on {:?}: an A/B comparison needs one host",
+            hosts(&base),
+            hosts(&cand)
+        );
+    }
+    let comparisons = regression::compare(&base, &cand, rule);
+    if comparisons.is_empty() {
+        bail!("the two results files share no wrap with ok runs");
+    }
+    let style = if markdown {
+        Style::Markdown
+    } else {
+        Style::Terminal
+    };
+    println!("{}", report::comparison_table(&comparisons, style));
+    let regressions = comparisons.iter().filter(|c| c.regression).count();
+    println!(
+        "{regressions} regression(s): a change above {:.0}% with p < {}",
+        rule.threshold * 100.0,
+        rule.alpha
+    );
+    Ok(if regressions > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The table of a scenario's layout.

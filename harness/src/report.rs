@@ -5,6 +5,7 @@
 use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::analysis::{Quantity, Relative, WrapSummary};
+use crate::regression::Comparison;
 use crate::stats::Summary;
 
 /// Output style of a table.
@@ -235,6 +236,40 @@ pub fn talk_table(summaries: &[WrapSummary], style: Style) -> String {
          For reference, the talk's own published numbers (not measured here, never compared):\n\n\
          {published}"
     )
+}
+
+/// The A/B comparison of two runs: one row per wrap and figure, with both means, the change,
+/// the p-value and the verdict.
+pub fn comparison_table(comparisons: &[Comparison], style: Style) -> String {
+    let (mut table, _) = new_table(style);
+    table.set_header(vec![
+        "Wrap",
+        "Figure",
+        "Baseline mean",
+        "Candidate mean",
+        "Change",
+        "p",
+        "Verdict",
+    ]);
+    for c in comparisons {
+        let verdict = if c.regression {
+            "REGRESSION"
+        } else if c.improvement {
+            "improvement"
+        } else {
+            "unchanged"
+        };
+        table.add_row(vec![
+            c.wrap.clone(),
+            c.figure.column().to_string(),
+            format!("{:.3}", c.baseline_mean),
+            format!("{:.3}", c.candidate_mean),
+            format!("{:+.1}%", c.change * 100.0),
+            format!("{:.4}", c.p_value),
+            verdict.to_string(),
+        ]);
+    }
+    table.to_string()
 }
 
 /// Lines under the table: failures per wrap, so a `missing` cell always has its reason.

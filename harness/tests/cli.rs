@@ -116,3 +116,41 @@ fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
     let table = String::from_utf8_lossy(&report.stdout);
     assert!(table.starts_with("| Wrap"), "{table}");
 }
+
+#[test]
+fn compare_exits_non_zero_on_a_regression_only() {
+    use shrinkwrap::results::{ResultsWriter, read_results};
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/talk-results.csv");
+    // The fixture's rows four times over, so the permutation test has samples to work with.
+    let rows: Vec<_> = (0..4)
+        .flat_map(|_| read_results(&fixture).unwrap())
+        .collect();
+    let save = |name: &str, rows: &[shrinkwrap::results::ResultRow]| {
+        let path = dir.path().join(name);
+        let mut writer = ResultsWriter::append(&path).unwrap();
+        for row in rows {
+            writer.write(row).unwrap();
+        }
+        path.to_string_lossy().into_owned()
+    };
+    let base = save("base.csv", &rows);
+    let same = shrinkwrap(&["compare", &base, &base], &[]);
+    assert!(same.status.success(), "{}", stderr(&same));
+
+    // The candidate's first responses take twice as long.
+    let slower: Vec<_> = rows
+        .iter()
+        .cloned()
+        .map(|mut row| {
+            row.ttfr_ms = row.ttfr_ms.map(|t| t * 2.0);
+            row
+        })
+        .collect();
+    let slower = save("slower.csv", &slower);
+    let output = shrinkwrap(&["compare", &base, &slower], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("REGRESSION"), "{stdout}");
+    assert!(stdout.contains("2 regression(s)"), "one per wrap: {stdout}");
+}

@@ -1,0 +1,259 @@
+//! Regression gating for nightly runs, after Firecracker's A/B rule: a figure of a wrap has
+//! regressed when a permutation test on the difference of means says p < 0.01 *and* its
+//! mean moved by more than 20% of the baseline's. Both revisions should be measured on the
+//! same host; the rows say where each was measured.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::results::ResultRow;
+
+/// Permutations of the pooled samples drawn per test.
+const PERMUTATIONS: usize = 10_000;
+/// Seed of the permutations: the same data always gets the same verdict.
+const SEED: u64 = 0x5348_5249_4e4b;
+
+/// When a change counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Largest p-value that counts as a real difference.
+    pub alpha: f64,
+    /// Smallest relative change of the mean that matters (0.2 = 20%).
+    pub threshold: f64,
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule {
+            alpha: 0.01,
+            threshold: 0.2,
+        }
+    }
+}
+
+/// A figure compared between two runs (lower is better for every one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// Time to first response.
+    Ttfr,
+    /// RSS after the first response.
+    Rss,
+    /// PSS after the first response.
+    Pss,
+    /// Stop time.
+    Stop,
+    /// Image size.
+    Image,
+}
+
+impl Figure {
+    /// Every figure compared.
+    pub const ALL: [Figure; 5] = [
+        Figure::Ttfr,
+        Figure::Rss,
+        Figure::Pss,
+        Figure::Stop,
+        Figure::Image,
+    ];
+
+    /// The CSV column it comes from.
+    pub fn column(self) -> &'static str {
+        match self {
+            Figure::Ttfr => "ttfr_ms",
+            Figure::Rss => "rss_bytes",
+            Figure::Pss => "pss_bytes",
+            Figure::Stop => "stop_ms",
+            Figure::Image => "image_bytes",
+        }
+    }
+
+    fn value(self, row: &ResultRow) -> Option<f64> {
+        match self {
+            Figure::Ttfr => row.ttfr_ms,
+            Figure::Rss => row.rss_bytes.map(|b| b as f64),
+            Figure::Pss => row.pss_bytes.map(|b| b as f64),
+            Figure::Stop => row.stop_ms,
+            Figure::Image => row.image_bytes.map(|b| b as f64),
+        }
+    }
+}
+
+/// The outcome for one figure of one wrap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The wrap.
+    pub wrap: String,
+    /// The figure.
+    pub figure: Figure,
+    /// Mean in the baseline.
+    pub baseline_mean: f64,
+    /// Mean in the candidate.
+    pub candidate_mean: f64,
+    /// `candidate / baseline - 1`.
+    pub change: f64,
+    /// Permutation test p-value of the difference of means.
+    pub p_value: f64,
+    /// Worse by more than the threshold, with p below alpha.
+    pub regression: bool,
+    /// Better by more than the threshold, with p below alpha.
+    pub improvement: bool,
+}
+
+fn mean(samples: &[f64]) -> f64 {
+    samples.iter().sum::<f64>() / samples.len() as f64
+}
+
+/// Two-sided permutation test of the difference of means; `(count + 1) / (N + 1)`.
+pub fn permutation_p_value(a: &[f64], b: &[f64]) -> f64 {
+    let observed = (mean(a) - mean(b)).abs();
+    let mut pooled: Vec<f64> = a.iter().chain(b).copied().collect();
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let mut as_extreme = 0usize;
+    for _ in 0..PERMUTATIONS {
+        pooled.shuffle(&mut rng);
+        let (x, y) = pooled.split_at(a.len());
+        // A hair of tolerance: identical data must count as "as extreme".
+        if (mean(x) - mean(y)).abs() >= observed - 1e-12 * observed.abs().max(1.0) {
+            as_extreme += 1;
+        }
+    }
+    (as_extreme + 1) as f64 / (PERMUTATIONS + 1) as f64
+}
+
+/// Compares every figure of every wrap present in both runs, over their `ok` rows.
+pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], rule: Rule) -> Vec<Comparison> {
+    let mut wraps: Vec<&str> = Vec::new();
+    for row in baseline {
+        if !wraps.contains(&row.wrap.as_str()) && candidate.iter().any(|r| r.wrap == row.wrap) {
+            wraps.push(&row.wrap);
+        }
+    }
+    let samples = |rows: &[ResultRow], wrap: &str, figure: Figure| -> Vec<f64> {
+        rows.iter()
+            .filter(|r| r.ok && r.wrap == wrap)
+            .filter_map(|r| figure.value(r))
+            .collect()
+    };
+    let mut comparisons = Vec::new();
+    for wrap in wraps {
+        for figure in Figure::ALL {
+            let (a, b) = (
+                samples(baseline, wrap, figure),
+                samples(candidate, wrap, figure),
+            );
+            if a.is_empty() || b.is_empty() {
+                continue;
+            }
+            let (baseline_mean, candidate_mean) = (mean(&a), mean(&b));
+            let change = if baseline_mean > 0.0 {
+                candidate_mean / baseline_mean - 1.0
+            } else {
+                0.0
+            };
+            let p_value = permutation_p_value(&a, &b);
+            let significant = p_value < rule.alpha;
+            comparisons.push(Comparison {
+                wrap: wrap.to_string(),
+                figure,
+                baseline_mean,
+                candidate_mean,
+                change,
+                p_value,
+                regression: significant && change > rule.threshold,
+                improvement: significant && change < -rule.threshold,
+            });
+        }
+    }
+    comparisons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::tests::sample_row;
+
+    fn rows(wrap: &str, ttfrs: &[f64]) -> Vec<ResultRow> {
+        ttfrs
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let mut row = sample_row(wrap, i as u32 + 1);
+                row.ttfr_ms = Some(t);
+                row
+            })
+            .collect()
+    }
+
+    fn ttfr(comparisons: &[Comparison]) -> &Comparison {
+        comparisons
+            .iter()
+            .find(|c| c.figure == Figure::Ttfr)
+            .unwrap()
+    }
+
+    const BASE: [f64; 10] = [
+        200.0, 205.0, 198.0, 202.0, 201.0, 199.0, 203.0, 200.0, 204.0, 197.0,
+    ];
+
+    #[test]
+    fn the_same_distribution_is_no_regression() {
+        let c = compare(&rows("vm", &BASE), &rows("vm", &BASE), Rule::default());
+        let t = ttfr(&c);
+        assert!(!t.regression && !t.improvement);
+        assert!(t.p_value > 0.5, "{}", t.p_value);
+        assert_eq!(t.change, 0.0);
+    }
+
+    #[test]
+    fn a_large_clear_slowdown_is_a_regression() {
+        let slower: Vec<f64> = BASE.iter().map(|t| t * 1.5).collect();
+        let c = compare(&rows("vm", &BASE), &rows("vm", &slower), Rule::default());
+        let t = ttfr(&c);
+        assert!(t.regression, "{t:?}");
+        assert!((t.change - 0.5).abs() < 1e-9);
+        assert!(t.p_value < 0.01);
+        // The other way round it is an improvement.
+        let back = compare(&rows("vm", &slower), &rows("vm", &BASE), Rule::default());
+        assert!(ttfr(&back).improvement && !ttfr(&back).regression);
+    }
+
+    #[test]
+    fn a_clear_but_small_slowdown_is_below_the_threshold() {
+        let slower: Vec<f64> = BASE.iter().map(|t| t * 1.1).collect();
+        let t = ttfr(&compare(
+            &rows("vm", &BASE),
+            &rows("vm", &slower),
+            Rule::default(),
+        ))
+        .clone();
+        assert!(t.p_value < 0.01, "the change is real");
+        assert!(!t.regression, "but under 20%");
+    }
+
+    #[test]
+    fn a_large_change_in_noise_is_not_significant() {
+        let base = [100.0, 400.0, 150.0];
+        let noisy = [500.0, 120.0, 380.0];
+        let t = ttfr(&compare(
+            &rows("vm", &base),
+            &rows("vm", &noisy),
+            Rule::default(),
+        ))
+        .clone();
+        assert!(t.change > 0.2);
+        assert!(t.p_value >= 0.01, "{}", t.p_value);
+        assert!(!t.regression);
+    }
+
+    #[test]
+    fn only_wraps_in_both_runs_and_ok_rows_count() {
+        let mut candidate = rows("vm", &BASE);
+        candidate[0].ok = false;
+        candidate[0].ttfr_ms = Some(1e9);
+        candidate.extend(rows("new-wrap", &BASE));
+        let c = compare(&rows("vm", &BASE), &candidate, Rule::default());
+        assert!(c.iter().all(|c| c.wrap == "vm"));
+        assert!(!ttfr(&c).regression);
+    }
+}
