@@ -25,34 +25,37 @@ struct Cli {
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario file (default: the built-in scenarios/hello-rust.toml).
+    scenario: Option<PathBuf>,
+    /// Measured runs per wrap (default: the scenario's, else 10).
+    #[arg(long)]
+    runs: Option<u32>,
+    /// Unmeasured warm-up launches per wrap (default: the scenario's, else 1).
+    #[arg(long)]
+    warmup: Option<u32>,
+    /// Output folder (default: results/SCENARIO-UTCTIME/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Measure only this wrap (repeatable).
+    #[arg(long = "wrap", value_name = "NAME")]
+    wraps: Vec<String>,
+    /// Re-run image recipes even when their inputs did not change.
+    #[arg(long)]
+    rebuild: bool,
+    /// Before measuring each VM, find its smallest working guest RAM by binary search.
+    #[arg(long)]
+    min_memory: bool,
+    /// Folder for the plots (default: plots/ and the results folder's name).
+    #[arg(long)]
+    plots: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Build the images, launch every wrap cold N times, write results.csv and print a summary.
-    Run {
-        /// Scenario file (default: the built-in scenarios/hello-rust.toml).
-        scenario: Option<PathBuf>,
-        /// Measured runs per wrap (default: the scenario's, else 10).
-        #[arg(long)]
-        runs: Option<u32>,
-        /// Unmeasured warm-up launches per wrap (default: the scenario's, else 1).
-        #[arg(long)]
-        warmup: Option<u32>,
-        /// Output folder (default: results/SCENARIO-UTCTIME/).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Measure only this wrap (repeatable).
-        #[arg(long = "wrap", value_name = "NAME")]
-        wraps: Vec<String>,
-        /// Re-run image recipes even when their inputs did not change.
-        #[arg(long)]
-        rebuild: bool,
-        /// Before measuring each VM, find its smallest working guest RAM by binary search.
-        #[arg(long)]
-        min_memory: bool,
-        /// Folder for the plots (default: plots/ and the results folder's name).
-        #[arg(long)]
-        plots: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Build (or find in the cache) every image a scenario needs, without launching anything.
     Build {
         /// Scenario file (default: the built-in scenarios/hello-rust.toml).
@@ -135,26 +138,7 @@ fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Run {
-            scenario,
-            runs,
-            warmup,
-            out,
-            wraps,
-            rebuild,
-            min_memory,
-            plots,
-        } => {
-            let options = RunFlags {
-                runs,
-                warmup,
-                out,
-                rebuild,
-                min_memory,
-                plots,
-            };
-            run(scenario, &wraps, options).await
-        }
+        Command::Run(args) => run(args).await,
         Command::Plot { results, out } => plot(&results, out),
         Command::Compare {
             baseline,
@@ -182,16 +166,6 @@ fn load_scenario(path: Option<PathBuf>, wraps: &[String]) -> Result<Scenario> {
     let mut scenario = Scenario::load(&path)?;
     scenario.select_wraps(wraps).map_err(anyhow::Error::msg)?;
     Ok(scenario)
-}
-
-/// `run`'s flags.
-struct RunFlags {
-    runs: Option<u32>,
-    warmup: Option<u32>,
-    out: Option<PathBuf>,
-    rebuild: bool,
-    min_memory: bool,
-    plots: Option<PathBuf>,
 }
 
 /// The default plots folder of a results folder: plots/ and the same name.
@@ -240,16 +214,18 @@ fn draw_plots(rows: &[ResultRow], dir: &Path) {
     }
 }
 
-async fn run(scenario: Option<PathBuf>, wraps: &[String], flags: RunFlags) -> Result<ExitCode> {
-    let RunFlags {
+async fn run(args: RunArgs) -> Result<ExitCode> {
+    let RunArgs {
+        scenario,
         runs,
         warmup,
         out,
+        wraps,
         rebuild,
         min_memory,
         plots,
-    } = flags;
-    let scenario = load_scenario(scenario, wraps)?;
+    } = args;
+    let scenario = load_scenario(scenario, &wraps)?;
     if runs == Some(0) {
         bail!("--runs must be at least 1");
     }

@@ -254,7 +254,12 @@ fn attempt(addr: SocketAddr, request: &[u8], budget: Duration) -> Result<(), Str
     let mut line = String::new();
     BufReader::new(&stream)
         .read_line(&mut line)
-        .map_err(|e| format!("read: {e}"))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                format!("connected, but no status line within {budget:.0?}")
+            }
+            _ => format!("read: {e}"),
+        })?;
     if !line.ends_with('\n') {
         return Err(if line.is_empty() {
             "connection closed without a response".to_string()

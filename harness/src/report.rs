@@ -47,6 +47,34 @@ fn cell(
     text
 }
 
+/// Image size, time to first response and RSS of a wrap, each against `baseline` when given.
+fn core_cells(s: &WrapSummary, baseline: Option<&WrapSummary>, separator: &str) -> [String; 3] {
+    let base = |get: fn(&WrapSummary) -> Option<&Summary>| baseline.and_then(get);
+    [
+        cell(
+            s.image_mb.as_ref(),
+            base(|b| b.image_mb.as_ref()),
+            2,
+            Quantity::Size,
+            separator,
+        ),
+        cell(
+            s.ttfr_s.as_ref(),
+            base(|b| b.ttfr_s.as_ref()),
+            3,
+            Quantity::Time,
+            separator,
+        ),
+        cell(
+            s.rss_mb.as_ref(),
+            base(|b| b.rss_mb.as_ref()),
+            1,
+            Quantity::Memory,
+            separator,
+        ),
+    ]
+}
+
 /// The summary table of a run: rows are wraps, the first wrap is the baseline.
 pub fn summary_table(summaries: &[WrapSummary], style: Style) -> String {
     let (mut table, separator) = new_table(style);
@@ -64,35 +92,15 @@ pub fn summary_table(summaries: &[WrapSummary], style: Style) -> String {
         header.push("Min guest RAM (MiB)");
     }
     table.set_header(header);
-    let baseline = summaries.first();
     for (i, s) in summaries.iter().enumerate() {
-        let base = |get: fn(&WrapSummary) -> Option<&Summary>| {
-            if i == 0 { None } else { baseline.and_then(get) }
-        };
-        table.add_row(vec![
+        let baseline = if i == 0 { None } else { summaries.first() };
+        let base = |get: fn(&WrapSummary) -> Option<&Summary>| baseline.and_then(get);
+        let mut row = vec![
             format!("{}{separator}{} ({})", s.label, s.kind, s.accel),
             format!("{}/{}", s.ok_runs, s.runs),
-            cell(
-                s.image_mb.as_ref(),
-                base(|b| b.image_mb.as_ref()),
-                2,
-                Quantity::Size,
-                separator,
-            ),
-            cell(
-                s.ttfr_s.as_ref(),
-                base(|b| b.ttfr_s.as_ref()),
-                3,
-                Quantity::Time,
-                separator,
-            ),
-            cell(
-                s.rss_mb.as_ref(),
-                base(|b| b.rss_mb.as_ref()),
-                1,
-                Quantity::Memory,
-                separator,
-            ),
+        ];
+        row.extend(core_cells(s, baseline, separator));
+        row.extend([
             cell(
                 s.pss_mb.as_ref(),
                 base(|b| b.pss_mb.as_ref()),
@@ -108,6 +116,10 @@ pub fn summary_table(summaries: &[WrapSummary], style: Style) -> String {
                 separator,
             ),
         ]);
+        if with_min_memory {
+            row.push(min_memory_cell(s));
+        }
+        table.add_row(row);
     }
     table.to_string()
 }
@@ -175,38 +187,13 @@ pub fn talk_table(summaries: &[WrapSummary], style: Style) -> String {
     }
     header.extend(["Security (measured)", "APM (hooks seen)"]);
     table.set_header(header);
-    let baseline = summaries.first();
     for (i, s) in summaries.iter().enumerate() {
-        let base = |get: fn(&WrapSummary) -> Option<&Summary>| {
-            if i == 0 { None } else { baseline.and_then(get) }
-        };
-        let mut row = vec![
-            format!(
-                "{}{separator}{} ({}), {}/{} runs ok",
-                s.label, s.kind, s.accel, s.ok_runs, s.runs
-            ),
-            cell(
-                s.image_mb.as_ref(),
-                base(|b| b.image_mb.as_ref()),
-                2,
-                Quantity::Size,
-                separator,
-            ),
-            cell(
-                s.ttfr_s.as_ref(),
-                base(|b| b.ttfr_s.as_ref()),
-                3,
-                Quantity::Time,
-                separator,
-            ),
-            cell(
-                s.rss_mb.as_ref(),
-                base(|b| b.rss_mb.as_ref()),
-                1,
-                Quantity::Memory,
-                separator,
-            ),
-        ];
+        let baseline = if i == 0 { None } else { summaries.first() };
+        let mut row = vec![format!(
+            "{}{separator}{} ({}), {}/{} runs ok",
+            s.label, s.kind, s.accel, s.ok_runs, s.runs
+        )];
+        row.extend(core_cells(s, baseline, separator));
         if with_min_memory {
             row.push(min_memory_cell(s));
         }
@@ -329,6 +316,33 @@ mod tests {
         assert!(lines[3].contains("0.091<br>2.0x faster"), "{}", lines[3]);
         assert!(lines[3].contains("6.2<br>2.0x more"), "{}", lines[3]);
         assert!(lines[3].contains("| missing "), "{}", lines[3]);
+    }
+
+    #[test]
+    fn summary_shows_the_smallest_guest_ram_when_searched() {
+        let mut vm = sample_row("vm", 1);
+        vm.kind = "qemu".into();
+        vm.min_guest_memory_mb = Some(37);
+        let table = summary_table(
+            &summarize(&[sample_row("container", 1), vm]),
+            Style::Markdown,
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].ends_with("| Min guest RAM (MiB) |"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[2].ends_with("| n/a (no guest)      |"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].ends_with("| 37                  |"),
+            "{}",
+            lines[3]
+        );
     }
 
     #[test]

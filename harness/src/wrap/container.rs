@@ -4,7 +4,6 @@
 //! session so leftovers can always be found.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Instant;
 
@@ -17,7 +16,9 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
+use super::{
+    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, probe_target, run_blocking,
+};
 use crate::contents::{self, Contents};
 use crate::memory::{MemoryCgroup, process_memory};
 use crate::probe::{self, ProbeTarget, StopFlag};
@@ -331,14 +332,7 @@ impl Wrap for ContainerWrap {
             }),
             ..Default::default()
         };
-        let target = ProbeTarget {
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            path: context.probe.path.clone(),
-            attempt_timeout: self.spec.timeouts.attempt,
-            ready_timeout: self.spec.timeouts.ready,
-            connections: self.spec.probe_connections,
-            retry_pause: self.spec.probe_pause,
-        };
+        let target = probe_target(&self.spec, &context.probe, port);
 
         // The clock starts at the create call.
         let launched = Instant::now();

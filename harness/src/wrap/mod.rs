@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::contents::Contents;
-use crate::probe::StopFlag;
+use crate::probe::{ProbeTarget, StopFlag};
 use crate::recipe::{ImageCache, RecipeError};
 use crate::scenario::{Launch, ProbeSpec, WrapSpec};
 
@@ -154,6 +154,18 @@ pub async fn prepare(
         Launch::Qemu(_) => Ok(Box::new(
             qemu::QemuWrap::prepare(spec.clone(), context).await?,
         )),
+    }
+}
+
+/// The probe for one launch of `spec` on host port `port`.
+pub(crate) fn probe_target(spec: &WrapSpec, probe: &ProbeSpec, port: u16) -> ProbeTarget {
+    ProbeTarget {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        path: probe.path.clone(),
+        attempt_timeout: spec.timeouts.attempt,
+        ready_timeout: spec.timeouts.ready,
+        connections: spec.probe_connections,
+        retry_pause: spec.probe_pause,
     }
 }
 

@@ -2,7 +2,6 @@
 //! (never through a shell), controlled over QMP (qapi), its serial console captured, and its
 //! workload reached through user-mode networking on a free 127.0.0.1 port.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -11,11 +10,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
+use super::{
+    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, probe_target, run_blocking,
+};
 use crate::accel::{self, Accel};
 use crate::contents::{self, Contents};
 use crate::memory::{process_memory, vmm_overhead_bytes};
-use crate::probe::{self, ProbeTarget, StopFlag};
+use crate::probe::{self, StopFlag};
 use crate::qmp::QmpClient;
 use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
 
@@ -449,14 +450,7 @@ impl Wrap for QemuWrap {
                 client.map(|c| (c, launched.elapsed()))
             })
         };
-        let target = ProbeTarget {
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            path: context.probe.path.clone(),
-            attempt_timeout: self.spec.timeouts.attempt,
-            ready_timeout: self.spec.timeouts.ready,
-            connections: self.spec.probe_connections,
-            retry_pause: self.spec.probe_pause,
-        };
+        let target = probe_target(&self.spec, &context.probe, port);
         let mut probe = {
             let target = target.clone();
             let give_up = give_up.clone();
@@ -571,7 +565,8 @@ impl Wrap for QemuWrap {
             Ok(()) => m.ok = answered_right && stopped,
             Err(e) => m.notes.insert(0, e),
         }
-        if !m.ok {
+        // An interrupted launch is not a failure of the guest: its console is not kept.
+        if !m.ok && !context.interrupt.is_raised() {
             let kept = keep_console_log(&console_log, &context.logs_dir, &self.spec.name, run_name);
             m.note(format!(
                 "serial log: {kept} (last line: {:?})",
