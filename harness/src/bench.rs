@@ -32,6 +32,9 @@ pub enum BenchError {
     /// Results could not be written.
     #[error(transparent)]
     Results(#[from] ResultsError),
+    /// The user interrupted before anything was measured.
+    #[error("interrupted before anything was measured")]
+    Interrupted,
     /// The output folder could not be made.
     #[error("cannot create {path}: {cause}")]
     OutDir {
@@ -77,12 +80,17 @@ pub async fn run_scenario(
     options: &RunOptions,
     interrupt: &StopFlag,
 ) -> Result<RunOutcome, BenchError> {
-    let wraps = prepare_all(scenario, cache, options.rebuild).await?;
+    let prepared = prepare_all(scenario, cache, options.rebuild).await;
+    // A Ctrl-C reaches image recipes and probes too: their failure is the interrupt's.
+    if interrupt.is_raised() {
+        return Err(BenchError::Interrupted);
+    }
+    let wraps = prepared?;
     std::fs::create_dir_all(&options.out_dir).map_err(|cause| BenchError::OutDir {
         path: options.out_dir.clone(),
         cause,
     })?;
-    let mut writer = ResultsWriter::append(&options.out_dir.join(crate::results::RESULTS_FILE))?;
+    let mut writer = ResultsWriter::create(&options.out_dir.join(crate::results::RESULTS_FILE))?;
     let host = HostFacts::read();
     let context = LaunchContext {
         session: options.session.clone(),
@@ -118,6 +126,8 @@ pub async fn run_scenario(
             break;
         }
     }
+    // An interrupt during the last launch leaves no later turn of the loop to notice it.
+    outcome.interrupted |= interrupt.is_raised();
     Ok(outcome)
 }
 
@@ -144,13 +154,7 @@ pub async fn prepare_all(
     let mut wraps = Vec::with_capacity(scenario.wraps.len());
     for spec in &scenario.wraps {
         let spinner = spinner(&format!("preparing {}", spec.name));
-        let progress = |step: &str| {
-            let line = format!("preparing {}: {step}", spec.name);
-            if spinner.is_hidden() {
-                eprintln!("{line}");
-            }
-            spinner.set_message(line);
-        };
+        let progress = |step: &str| show(&spinner, format!("preparing {}: {step}", spec.name));
         let context = PrepareContext {
             cache,
             base_dir: scenario.base_dir(),
@@ -183,7 +187,7 @@ async fn measure_wrap(
         None
     };
     let total = u64::from(options.warmup + options.runs);
-    let bar = progress_bar(total, name);
+    let bar = progress_bar(total);
     let mut consecutive_failures = 0;
     for index in 0..options.warmup + options.runs {
         if context.interrupt.is_raised() {
@@ -198,11 +202,10 @@ async fn measure_wrap(
             format!("run{}", index - options.warmup + 1)
         };
         let measurement = wrap.launch_once(context, &run_name).await;
-        let line = describe(&measurement, warmup, index, options);
-        if bar.is_hidden() {
-            eprintln!("{name}: {line}");
-        }
-        bar.set_message(line);
+        show(
+            &bar,
+            format!("{name}: {}", describe(&measurement, warmup, index, options)),
+        );
         bar.inc(1);
         if measurement.ok {
             consecutive_failures = 0;
@@ -238,13 +241,7 @@ async fn measure_wrap(
 async fn search_min_memory(wrap: &dyn Wrap, context: &LaunchContext) -> Option<u32> {
     let name = &wrap.spec().name;
     let spinner = spinner(&format!("{name}: searching the smallest guest RAM"));
-    let progress = |step: &str| {
-        let line = format!("{name}: smallest guest RAM: {step}");
-        if spinner.is_hidden() {
-            eprintln!("{line}");
-        }
-        spinner.set_message(line);
-    };
+    let progress = |step: &str| show(&spinner, format!("{name}: smallest guest RAM: {step}"));
     let found = crate::minmem::find_min_guest_memory(wrap, context, &progress).await;
     spinner.finish_and_clear();
     match found {
@@ -331,6 +328,14 @@ pub fn result_row(
     }
 }
 
+/// Shows a progress line: on the bar in a terminal, as a plain line otherwise (CI logs).
+fn show(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    }
+    bar.set_message(line);
+}
+
 fn spinner(message: &str) -> ProgressBar {
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new_spinner()
@@ -342,15 +347,14 @@ fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
-fn progress_bar(total: u64, name: &str) -> ProgressBar {
+fn progress_bar(total: u64) -> ProgressBar {
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new(total)
     } else {
         ProgressBar::hidden()
     };
-    if let Ok(style) = ProgressStyle::with_template("{prefix:>12} [{bar:20}] {pos}/{len} {msg}") {
+    if let Ok(style) = ProgressStyle::with_template("[{bar:20}] {pos}/{len} {msg}") {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar.set_prefix(name.to_string());
     bar
 }

@@ -50,36 +50,86 @@ impl Contents {
     }
 }
 
-/// Counts the files of a tar stream (one layer, or an exported file system).
-fn add_tar<R: Read>(contents: &mut Contents, archive: R) -> std::io::Result<()> {
-    let mut archive = tar::Archive::new(archive);
+/// The regular files of an image, by path, with their modes, as layers are applied.
+type FileSystem = std::collections::BTreeMap<String, u32>;
+
+/// Applies one layer: adds its regular files, and removes what its whiteouts hide.
+fn apply_layer<R: Read>(files: &mut FileSystem, layer: R) -> std::io::Result<()> {
+    let mut archive = tar::Archive::new(layer);
     for entry in archive.entries()? {
         let entry = entry?;
-        let path = entry.path()?.to_string_lossy().into_owned();
-        let is_whiteout = path
-            .rsplit('/')
-            .next()
-            .is_some_and(|n| n.starts_with(".wh."));
-        if entry.header().entry_type().is_file() && !is_whiteout {
-            contents.add_file(&path, entry.header().mode()?);
+        let path = entry
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (format!("{dir}/"), name),
+            None => (String::new(), path.as_str()),
+        };
+        if name == ".wh..wh..opq" {
+            // An opaque directory hides everything lower layers put in it.
+            files.retain(|p, _| !p.starts_with(&dir));
+        } else if let Some(hidden) = name.strip_prefix(".wh.") {
+            let hidden = format!("{dir}{hidden}");
+            files.retain(|p, _| *p != hidden && !p.starts_with(&format!("{hidden}/")));
+        } else if entry.header().entry_type().is_file() {
+            files.insert(path.clone(), entry.header().mode()?);
         }
     }
     Ok(())
 }
 
-/// Facts of a container image from the engine's `docker save` tarball (every layer).
-pub fn from_saved_image<R: Read>(tarball: R, host_kernel: &str) -> std::io::Result<Contents> {
+/// Facts of a container image from the engine's `docker save` tarball: the layers its
+/// manifest lists (legacy `ID/layer.tar` or OCI `blobs/sha256/...`), applied in order.
+pub fn from_saved_image(tarball: &[u8], host_kernel: &str) -> std::io::Result<Contents> {
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    // Where every member's data lies in the tarball.
+    let mut members = std::collections::HashMap::new();
+    let mut manifest = None;
+    for entry in tar::Archive::new(tarball).entries()? {
+        let mut entry = entry?;
+        let name = entry.path()?.to_string_lossy().into_owned();
+        if name == "manifest.json" {
+            let mut text = String::new();
+            entry.read_to_string(&mut text)?;
+            manifest = Some(text);
+        } else {
+            let start =
+                usize::try_from(entry.raw_file_position()).map_err(|_| invalid("huge tarball"))?;
+            let size = usize::try_from(entry.size()).map_err(|_| invalid("huge tarball"))?;
+            members.insert(name, start..start + size);
+        }
+    }
+    let manifest = manifest.ok_or_else(|| invalid("the saved image has no manifest.json"))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&manifest).map_err(|e| invalid(&e.to_string()))?;
+    let layers: Vec<&str> = manifest
+        .get(0)
+        .and_then(|image| image.get("Layers"))
+        .and_then(|layers| layers.as_array())
+        .map(|layers| layers.iter().filter_map(|l| l.as_str()).collect())
+        .unwrap_or_default();
+    if layers.is_empty() {
+        return Err(invalid("the saved image's manifest lists no layers"));
+    }
+    let mut files = FileSystem::new();
+    for layer in layers {
+        let range = members
+            .get(layer)
+            .ok_or_else(|| invalid(&format!("layer {layer} is not in the saved image")))?;
+        let data = tarball
+            .get(range.clone())
+            .ok_or_else(|| invalid("truncated tarball"))?;
+        apply_layer(&mut files, data)?;
+    }
     let mut contents = Contents {
         kernel: format!("shares the host's Linux {host_kernel}"),
         ..Contents::default()
     };
-    let mut outer = tar::Archive::new(tarball);
-    for entry in outer.entries()? {
-        let entry = entry?;
-        let is_layer = entry.path()?.to_string_lossy().ends_with("layer.tar");
-        if is_layer {
-            add_tar(&mut contents, entry)?;
-        }
+    for (path, mode) in &files {
+        contents.add_file(path, *mode);
     }
     Ok(contents)
 }
@@ -170,33 +220,57 @@ mod tests {
         builder.into_inner().unwrap()
     }
 
-    #[test]
-    fn counts_every_layer_of_a_saved_image() {
-        let layer_a = tar_with(&[("bin/sh", 0o755), ("etc/passwd", 0o644)]);
-        let layer_b = tar_with(&[("usr/bin/passwd", 0o4755), ("app/.wh.gone", 0o644)]);
+    /// A `docker save` tarball: the layers under `names`, and a manifest listing them.
+    fn saved_image(layers: &[(&str, Vec<u8>)], manifest: &str) -> Vec<u8> {
         let mut outer = tar::Builder::new(Vec::new());
-        for (name, layer) in [("a/layer.tar", &layer_a), ("b/layer.tar", &layer_b)] {
+        for (name, data) in layers
+            .iter()
+            .map(|(n, d)| (*n, d.as_slice()))
+            .chain([("manifest.json", manifest.as_bytes())])
+        {
             let mut header = tar::Header::new_gnu();
-            header.set_size(layer.len() as u64);
+            header.set_size(data.len() as u64);
             header.set_mode(0o644);
             header.set_cksum();
-            outer
-                .append_data(&mut header, name, layer.as_slice())
-                .unwrap();
+            outer.append_data(&mut header, name, data).unwrap();
         }
-        let mut header = tar::Header::new_gnu();
-        header.set_size(2);
-        header.set_cksum();
-        outer
-            .append_data(&mut header, "manifest.json", &b"[]"[..])
-            .unwrap();
-        let tarball = outer.into_inner().unwrap();
-        let contents = from_saved_image(tarball.as_slice(), "6.18.0").unwrap();
-        assert_eq!(contents.files, 3);
+        outer.into_inner().unwrap()
+    }
+
+    #[test]
+    fn applies_every_listed_layer_in_order_with_whiteouts() {
+        let lower = tar_with(&[
+            ("bin/sh", 0o755),
+            ("etc/passwd", 0o644),
+            ("app/old.js", 0o644),
+            ("tmp/x/a", 0o644),
+        ]);
+        let upper = tar_with(&[
+            ("usr/bin/passwd", 0o4755),
+            ("app/.wh.old.js", 0o644),
+            ("tmp/x/.wh..wh..opq", 0o644),
+        ]);
+        let tarball = saved_image(
+            &[("blobs/sha256/aaa", lower), ("blobs/sha256/bbb", upper)],
+            r#"[{"Config":"blobs/sha256/ccc","Layers":["blobs/sha256/aaa","blobs/sha256/bbb"]}]"#,
+        );
+        let contents = from_saved_image(&tarball, "6.18.0").unwrap();
+        assert_eq!(contents.files, 3, "bin/sh, etc/passwd, usr/bin/passwd");
         assert_eq!(contents.executables, 2);
         assert_eq!(contents.setuid, 1);
         assert_eq!(contents.shells, vec!["/bin/sh".to_string()]);
         assert_eq!(contents.kernel, "shares the host's Linux 6.18.0");
+    }
+
+    #[test]
+    fn a_saved_image_without_listed_layers_is_an_error_not_an_empty_image() {
+        let layer = tar_with(&[("bin/sh", 0o755)]);
+        let unlisted = saved_image(&[("x/layer.tar", layer.clone())], "[]");
+        assert!(from_saved_image(&unlisted, "6").is_err());
+        let no_manifest = tar_with(&[("x/layer.tar", 0o644)]);
+        assert!(from_saved_image(&no_manifest, "6").is_err());
+        let missing = saved_image(&[("x/layer.tar", layer)], r#"[{"Layers":["y/layer.tar"]}]"#);
+        assert!(from_saved_image(&missing, "6").is_err());
     }
 
     #[test]

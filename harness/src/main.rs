@@ -92,6 +92,13 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Remove what interrupted or killed runs left behind: containers with the harness's
+    /// label, QEMU processes of its sessions, their temp folders. Not while a run is going.
+    Clean {
+        /// Also remove the harness's Docker images and the image cache (rebuilt on demand).
+        #[arg(long)]
+        images: bool,
+    },
     /// Show what the harness finds: dockerd, QEMU, KVM and the accelerator probe's verdict, free disk.
     Doctor,
     /// Print the summary table of an existing results.csv (or of the folder holding it).
@@ -129,17 +136,62 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
+        Err(e) if matches!(e.downcast_ref(), Some(bench::BenchError::Interrupted)) => {
+            eprintln!("interrupted: {e:#}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// Exit code when the harness could not do its job (bad input, a runtime missing): distinct
+/// from 1, which means it measured and something failed or regressed.
+const EXIT_ERROR: u8 = 2;
+/// Exit code after an interrupt (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Raises `interrupt` on the first Ctrl-C, SIGTERM or SIGHUP, so the current instance is
+/// stopped and removed and the rows so far are kept; a second signal exits at once.
+fn watch_for_interrupts(interrupt: StopFlag) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        let mut signals = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                _ = hangup.recv() => {}
+            }
+            signals += 1;
+            if signals == 1 {
+                eprintln!(
+                    "\ninterrupted: stopping the current instance and keeping the results so far (again to quit at once)"
+                );
+                interrupt.raise();
+            } else {
+                eprintln!(
+                    "\nquitting at once: `shrinkwrap clean` removes what may be left running"
+                );
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        }
+    })
 }
 
 async fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Run(args) => run(args).await,
         Command::Plot { results, out } => plot(&results, out),
+        Command::Clean { images } => clean(images).await,
         Command::Compare {
             baseline,
             candidate,
@@ -166,6 +218,18 @@ fn load_scenario(path: Option<PathBuf>, wraps: &[String]) -> Result<Scenario> {
     let mut scenario = Scenario::load(&path)?;
     scenario.select_wraps(wraps).map_err(anyhow::Error::msg)?;
     Ok(scenario)
+}
+
+/// A new folder under results/ named after the scenario and the UTC time (with a suffix
+/// when a run started in the same second).
+fn new_results_dir(scenario: &str) -> PathBuf {
+    let started = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let base = repository_root().join("results");
+    let first = base.join(format!("{scenario}-{started}"));
+    std::iter::once(first)
+        .chain((2..).map(|n| base.join(format!("{scenario}-{started}-{n}"))))
+        .find(|dir| !dir.exists())
+        .unwrap_or_else(|| base.join(format!("{scenario}-{started}-{}", std::process::id())))
 }
 
 /// The default plots folder of a results folder: plots/ and the same name.
@@ -229,9 +293,24 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if runs == Some(0) {
         bail!("--runs must be at least 1");
     }
-    let started = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let session = format!("{}-{started}", scenario.name);
-    let out_dir = out.unwrap_or_else(|| repository_root().join("results").join(&session));
+    if let Some(out) = &out
+        && out.join(RESULTS_FILE).exists()
+    {
+        bail!(
+            "{} already exists: choose another --out (results are never overwritten or mixed)",
+            out.join(RESULTS_FILE).display()
+        );
+    }
+    let out_dir = out.unwrap_or_else(|| new_results_dir(&scenario.name));
+    // Names this run's containers and VMs: unique even for two runs started together.
+    let folder = out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let session = format!(
+        "{}-{}",
+        folder.unwrap_or_else(|| scenario.name.clone()),
+        std::process::id()
+    );
     let options = RunOptions {
         runs: runs.unwrap_or(scenario.runs),
         warmup: warmup.unwrap_or(scenario.warmup),
@@ -240,18 +319,11 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         session,
         min_memory,
     };
+    if !scenario.description.is_empty() {
+        eprintln!("{}: {}", scenario.name, scenario.description);
+    }
     let interrupt = StopFlag::default();
-    let watcher = {
-        let interrupt = interrupt.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\ninterrupted: stopping the current instance and keeping the results so far"
-                );
-                interrupt.raise();
-            }
-        })
-    };
+    let watcher = watch_for_interrupts(interrupt.clone());
     let cache = ImageCache::for_repository(repository_root());
     let outcome = bench::run_scenario(&scenario, &cache, &options, &interrupt).await;
     watcher.abort();
@@ -279,7 +351,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     println!("results: {}", options.out_dir.join(RESULTS_FILE).display());
     Ok(if outcome.interrupted {
-        ExitCode::from(130)
+        ExitCode::from(EXIT_INTERRUPTED)
     } else if outcome.rows.iter().all(|r| r.ok) && outcome.abandoned.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -312,6 +384,45 @@ async fn doctor() -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn clean(images: bool) -> Result<ExitCode> {
+    use shrinkwrap::wrap::{container, qemu};
+    let vms = qemu::kill_session_vms("");
+    println!("killed {vms} QEMU process(es)");
+    let mut folders = 0;
+    for entry in std::fs::read_dir(std::env::temp_dir())?.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("shrinkwrap-")
+            && entry.path().is_dir()
+            && std::fs::remove_dir_all(entry.path()).is_ok()
+        {
+            folders += 1;
+        }
+    }
+    println!("removed {folders} temp folder(s)");
+    match container::connect().await {
+        Ok((docker, _)) => {
+            let removed = container::remove_labelled(&docker, container::HARNESS_LABEL).await;
+            println!("removed {removed} container(s)");
+            if images {
+                let removed = container::remove_labelled_images(&docker).await;
+                println!("removed {removed} image(s)");
+            }
+        }
+        Err(e) => println!("containers not checked: {e}"),
+    }
+    if images {
+        let cache = ImageCache::for_repository(repository_root());
+        if cache.dir.exists() {
+            std::fs::remove_dir_all(&cache.dir)
+                .with_context(|| format!("removing {}", cache.dir.display()))?;
+        }
+        println!("removed the image cache {}", cache.dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn results_file(path: &Path) -> PathBuf {

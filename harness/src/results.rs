@@ -13,7 +13,7 @@ pub const RESULTS_FILE: &str = "results.csv";
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// Opening or creating the file failed.
-    #[error("cannot open {path}: {cause}")]
+    #[error("cannot create {path}: {cause}{hint}", hint = if cause.kind() == std::io::ErrorKind::AlreadyExists { " (results are never overwritten or mixed: choose another --out)" } else { "" })]
     Open {
         /// The results file.
         path: PathBuf,
@@ -107,31 +107,27 @@ pub struct ResultRow {
     pub image_kernel: String,
 }
 
-/// Appends rows to a results file, one flushed row at a time.
+/// Writes rows to a new results file, one flushed row at a time.
 pub struct ResultsWriter {
     path: PathBuf,
     writer: csv::Writer<File>,
 }
 
 impl ResultsWriter {
-    /// Opens `path` for appending; writes the header only when the file is new or empty.
-    pub fn append(path: &Path) -> Result<ResultsWriter, ResultsError> {
-        let open_error = |cause| ResultsError::Open {
-            path: path.to_path_buf(),
-            cause,
-        };
+    /// Creates `path`, which must not exist yet: results of two runs are never mixed, and
+    /// rows are never written under another version's header.
+    pub fn create(path: &Path) -> Result<ResultsWriter, ResultsError> {
         let file = OpenOptions::new()
-            .create(true)
-            .append(true)
+            .write(true)
+            .create_new(true)
             .open(path)
-            .map_err(open_error)?;
-        let is_new = file.metadata().map_err(open_error)?.len() == 0;
-        let writer = csv::WriterBuilder::new()
-            .has_headers(is_new)
-            .from_writer(file);
+            .map_err(|cause| ResultsError::Open {
+                path: path.to_path_buf(),
+                cause,
+            })?;
         Ok(ResultsWriter {
             path: path.to_path_buf(),
-            writer,
+            writer: csv::Writer::from_writer(file),
         })
     }
 
@@ -145,11 +141,6 @@ impl ResultsWriter {
         self.writer
             .flush()
             .map_err(|e| csv_error(csv::Error::from(e)))
-    }
-
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -223,7 +214,7 @@ pub(crate) mod tests {
         failed.ttfr_ms = None;
         failed.rss_bytes = None;
         let rows = vec![sample_row("container", 1), failed];
-        let mut writer = ResultsWriter::append(&path).unwrap();
+        let mut writer = ResultsWriter::create(&path).unwrap();
         for row in &rows {
             writer.write(row).unwrap();
         }
@@ -232,27 +223,23 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn appending_writes_the_header_once() {
+    fn an_existing_results_file_is_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(RESULTS_FILE);
-        ResultsWriter::append(&path)
+        ResultsWriter::create(&path)
             .unwrap()
             .write(&sample_row("a", 1))
             .unwrap();
-        ResultsWriter::append(&path)
-            .unwrap()
-            .write(&sample_row("a", 2))
-            .unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches("timestamp,host,").count(), 1);
-        assert_eq!(read_results(&path).unwrap().len(), 2);
+        let err = ResultsWriter::create(&path).err().unwrap().to_string();
+        assert!(err.contains("choose another --out"), "{err}");
+        assert_eq!(read_results(&path).unwrap().len(), 1);
     }
 
     #[test]
     fn header_has_the_promised_columns_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(RESULTS_FILE);
-        ResultsWriter::append(&path)
+        ResultsWriter::create(&path)
             .unwrap()
             .write(&sample_row("a", 1))
             .unwrap();

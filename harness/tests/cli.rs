@@ -32,7 +32,7 @@ fn a_broken_scenario_names_file_line_and_problem() {
         "name = \"x\"\nworkload = \"w\"\nruns = 0\n",
     );
     let output = shrinkwrap(&["run", &path], &[]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(
@@ -44,7 +44,7 @@ fn a_broken_scenario_names_file_line_and_problem() {
 #[test]
 fn a_missing_scenario_file_is_named() {
     let output = shrinkwrap(&["run", "/nonexistent/scenario.toml"], &[]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert!(
         err.contains("cannot read scenario /nonexistent/scenario.toml: No such file"),
@@ -58,7 +58,7 @@ fn dockerd_down_is_one_line_naming_the_fix() {
         &["run", "--runs", "1"],
         &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
     );
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     let last = err.trim_end().lines().last().unwrap_or_default();
     assert!(
@@ -73,7 +73,7 @@ fn dockerd_down_is_one_line_naming_the_fix() {
 #[test]
 fn an_unknown_wrap_filter_lists_the_known_ones() {
     let output = shrinkwrap(&["run", "--wrap", "nope"], &[]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("has no wrap 'nope' (it has: container"),
         "{}",
@@ -128,7 +128,7 @@ fn compare_exits_non_zero_on_a_regression_only() {
         .collect();
     let save = |name: &str, rows: &[shrinkwrap::results::ResultRow]| {
         let path = dir.path().join(name);
-        let mut writer = ResultsWriter::append(&path).unwrap();
+        let mut writer = ResultsWriter::create(&path).unwrap();
         for row in rows {
             writer.write(row).unwrap();
         }
@@ -153,4 +153,21 @@ fn compare_exits_non_zero_on_a_regression_only() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("REGRESSION"), "{stdout}");
     assert!(stdout.contains("2 regression(s)"), "one per wrap: {stdout}");
+}
+
+#[test]
+fn an_existing_results_folder_is_refused_before_anything_runs() {
+    let out = tempfile::tempdir().unwrap();
+    write(out.path(), "results.csv", "timestamp\n");
+    let output = shrinkwrap(&["run", "--out", out.path().to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("already exists: choose another --out"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("results.csv")).unwrap(),
+        "timestamp\n"
+    );
 }

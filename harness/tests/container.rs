@@ -208,6 +208,38 @@ async fn a_workload_that_exits_is_reported_at_once() {
     );
 }
 
+/// hello-rust as PID 1 without docker-init ignores SIGTERM: the stop needs the engine's
+/// kill, which must fail the run rather than pass as a slow stop.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workload_that_ignores_sigterm_fails_its_stop() {
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-sigterm-{}", std::process::id());
+    let scenario = scenario(
+        "sigterm",
+        &format!(
+            "{CONTAINER_WRAP}stop_timeout_s = 1.0\ncontainer = {{ command = [\"/hello-rust\", \"--bind\", \"127.0.0.1\", \"--port\", \"{{port}}\"], init = false }}\n"
+        ),
+    );
+    let cache = ImageCache::for_repository(repository_root());
+    let mut opts = options(&session, out.path(), 1);
+    opts.warmup = 0;
+    let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
+        .await
+        .unwrap();
+    let row = &outcome.rows[0];
+    assert!(!row.ok);
+    assert!(row.ttfr_ms.is_some(), "it served");
+    assert!(row.error.contains("ignored SIGTERM"), "{}", row.error);
+    assert!(
+        row.stop_ms.unwrap() >= 1000.0,
+        "the engine waited the grace period"
+    );
+    assert_eq!(
+        containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
+        0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_local_image_is_a_clear_error_before_any_launch() {
     let out = tempfile::tempdir().unwrap();

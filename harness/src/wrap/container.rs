@@ -12,7 +12,8 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -28,6 +29,9 @@ use crate::scenario::{ContainerSpec, Launch, WrapSpec};
 pub const HARNESS_LABEL: &str = "org.shrinkwrap.harness";
 /// Label naming the session (one `shrinkwrap run`) a container belongs to.
 pub const SESSION_LABEL: &str = "org.shrinkwrap.session";
+
+/// Exit code of a process killed by SIGKILL (128 + 9): a stop that needed the kill.
+const SIGKILL_EXIT_CODE: i64 = 137;
 
 /// Lines of a failed container's log quoted in the error.
 const LOG_TAIL_LINES: &str = "3";
@@ -134,14 +138,10 @@ impl ContainerWrap {
     }
 
     fn labels(&self, session: &str) -> HashMap<String, String> {
-        HashMap::from([
-            (
-                HARNESS_LABEL.to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-            (SESSION_LABEL.to_string(), session.to_string()),
-            ("org.shrinkwrap.wrap".to_string(), self.spec.name.clone()),
-        ])
+        let mut labels = harness_label();
+        labels.insert(SESSION_LABEL.to_string(), session.to_string());
+        labels.insert("org.shrinkwrap.wrap".to_string(), self.spec.name.clone());
+        labels
     }
 
     /// The last lines the container printed, for error messages.
@@ -197,12 +197,16 @@ impl ContainerWrap {
             exit = exited.next() => {
                 give_up.raise();
                 let _ = probe.await;
-                let code = match exit {
-                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-                    _ => 0,
+                let how = match exit {
+                    Some(Ok(response)) => format!("exited with code {}", response.status_code),
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+                        format!("exited with code {code}")
+                    }
+                    Some(Err(e)) => format!("could not be watched ({})", engine_message(&e)),
+                    None => "could not be watched (the engine closed the wait)".to_string(),
                 };
                 return Err(format!(
-                    "the container exited with code {code} before answering; {}",
+                    "the container {how} before answering; {}",
                     self.log_tail(id).await
                 ));
             }
@@ -254,6 +258,16 @@ impl ContainerWrap {
             Ok(bytes) => measurement.cgroup_bytes = Some(bytes),
             Err(e) => measurement.note(format!("cgroup: {e}")),
         }
+    }
+
+    /// The exit code of a stopped container, when the engine reports one.
+    async fn exit_code(&self, id: &str) -> Option<i64> {
+        let info = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .ok()?;
+        info.state.and_then(|s| s.exit_code)
     }
 
     async fn remove(&self, id: &str) -> Result<(), String> {
@@ -345,18 +359,18 @@ impl Wrap for ContainerWrap {
         };
         measurement.created = Some(launched.elapsed());
 
-        let served = self
+        let first_response = self
             .start_and_probe(&id, target.clone(), launched, context, &mut measurement)
             .await;
-        match served {
+        match first_response {
             Ok(()) => {
                 self.measure_memory(&id, &mut measurement).await;
-                let mut answered_right = true;
+                let mut body_ok = true;
                 if let Some(expected) = &context.probe.expect_body
                     && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
                 {
                     measurement.note(e);
-                    answered_right = false;
+                    body_ok = false;
                 }
                 let stopping = Instant::now();
                 let stop_s =
@@ -365,7 +379,14 @@ impl Wrap for ContainerWrap {
                 match self.docker.stop_container(&id, Some(options)).await {
                     Ok(()) => {
                         measurement.stop = Some(stopping.elapsed());
-                        measurement.ok = answered_right;
+                        let killed = self.exit_code(&id).await == Some(SIGKILL_EXIT_CODE);
+                        if killed {
+                            measurement.note(format!(
+                                "the workload ignored SIGTERM: the engine killed it after {stop_s} s \
+                                 (set init = true, or handle SIGTERM)"
+                            ));
+                        }
+                        measurement.ok = body_ok && !killed;
                     }
                     Err(e) => measurement.note(format!("stop: {}", engine_message(&e))),
                 }
@@ -380,25 +401,62 @@ impl Wrap for ContainerWrap {
     }
 
     async fn remove_leftovers(&self, session: &str) -> usize {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{SESSION_LABEL}={session}")],
-        )]);
-        let options = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let Ok(found) = self.docker.list_containers(Some(options)).await else {
-            return 0;
-        };
-        let mut removed = 0;
-        for id in found.into_iter().filter_map(|c| c.id) {
-            if self.remove(&id).await.is_ok() {
-                removed += 1;
-            }
-        }
-        removed
+        remove_labelled(&self.docker, &format!("{SESSION_LABEL}={session}")).await
     }
+}
+
+/// The label every container and image of the harness carries.
+fn harness_label() -> HashMap<String, String> {
+    HashMap::from([(
+        HARNESS_LABEL.to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    )])
+}
+
+/// Force-removes every container matching a label filter (`KEY` or `KEY=VALUE`), running
+/// or not; returns how many.
+pub async fn remove_labelled(docker: &Docker, label: &str) -> usize {
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let Ok(found) = docker.list_containers(Some(options)).await else {
+        return 0;
+    };
+    let remove = RemoveContainerOptionsBuilder::new().force(true).build();
+    let mut removed = 0;
+    for id in found.into_iter().filter_map(|c| c.id) {
+        if docker
+            .remove_container(&id, Some(remove.clone()))
+            .await
+            .is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Removes every image the harness built (they carry its label); returns how many.
+pub async fn remove_labelled_images(docker: &Docker) -> usize {
+    let filters = HashMap::from([("label".to_string(), vec![HARNESS_LABEL.to_string()])]);
+    let options = ListImagesOptionsBuilder::new().filters(&filters).build();
+    let Ok(images) = docker.list_images(Some(options)).await else {
+        return 0;
+    };
+    let remove = RemoveImageOptionsBuilder::new().force(true).build();
+    let mut removed = 0;
+    for image in images {
+        if docker
+            .remove_image(&image.id, Some(remove.clone()), None)
+            .await
+            .is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The image's files, read from the engine's saved tarball of it (every layer).
@@ -411,7 +469,7 @@ async fn image_contents(docker: &Docker, image: &str) -> Result<Contents, String
         );
     }
     let host_kernel = crate::host::HostFacts::read().kernel;
-    contents::from_saved_image(tarball.as_slice(), &host_kernel)
+    contents::from_saved_image(&tarball, &host_kernel)
         .map_err(|e| format!("reading the saved image {image}: {e}"))
 }
 
@@ -429,10 +487,7 @@ async fn build_image(docker: &Docker, rootfs: &Path, tag: &str) -> Result<(), Wr
             rootfs.display()
         ))
     })?;
-    let labels = HashMap::from([(
-        HARNESS_LABEL.to_string(),
-        env!("CARGO_PKG_VERSION").to_string(),
-    )]);
+    let labels = harness_label();
     let options = BuildImageOptionsBuilder::new()
         .dockerfile("Dockerfile")
         .t(tag)

@@ -460,7 +460,7 @@ impl Wrap for QemuWrap {
             })
         };
 
-        let served: Result<(), String> = tokio::select! {
+        let first_response: Result<(), String> = tokio::select! {
             first = &mut probe => match first {
                 Ok(Ok(first)) => {
                     m.ttfr = Some(first.at - launched);
@@ -482,7 +482,7 @@ impl Wrap for QemuWrap {
             }
         };
 
-        if served.is_ok()
+        if first_response.is_ok()
             && let Some(pid) = pid
         {
             match process_memory(&[pid]) {
@@ -497,42 +497,45 @@ impl Wrap for QemuWrap {
                 Err(e) => m.note(format!("vmm overhead: {e}")),
             }
         }
-        let mut answered_right = served.is_ok();
-        if served.is_ok()
+        let mut body_ok = first_response.is_ok();
+        if first_response.is_ok()
             && let Some(expected) = &context.probe.expect_body
             && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
         {
             m.note(e);
-            answered_right = false;
+            body_ok = false;
         }
 
         // Stop over QMP (`quit`), timing until the process has exited.
-        let qmp = match tokio::time::timeout(QMP_TIMEOUT, qmp_task).await {
-            Ok(Ok(Ok((qmp, ready)))) => {
-                m.qmp_ready = Some(ready);
-                Some(qmp)
-            }
-            Ok(Ok(Err(e))) => {
-                m.note(e.to_string());
-                None
-            }
-            _ => {
-                m.note("QMP: no connection");
-                None
+        let exited = child.try_wait().ok().flatten();
+        if let (Some(status), Ok(())) = (exited, &first_response) {
+            m.note(format!(
+                "QEMU exited ({status}) after the first response: {}",
+                stderr_tail(&stderr_log)
+            ));
+        }
+        let qmp = if exited.is_some() {
+            // No socket will ever answer: do not wait for the connect loop's deadline.
+            qmp_task.abort();
+            None
+        } else {
+            match tokio::time::timeout(QMP_TIMEOUT, qmp_task).await {
+                Ok(Ok(Ok((qmp, ready)))) => {
+                    m.qmp_ready = Some(ready);
+                    Some(qmp)
+                }
+                Ok(Ok(Err(e))) => {
+                    m.note(e.to_string());
+                    None
+                }
+                _ => {
+                    m.note("QMP: no connection");
+                    None
+                }
             }
         };
         let mut stopped = false;
-        let exited_early = match child.try_wait() {
-            Ok(Some(status)) if served.is_ok() => {
-                m.note(format!(
-                    "QEMU exited ({status}) after the first response: {}",
-                    stderr_tail(&stderr_log)
-                ));
-                true
-            }
-            _ => false,
-        };
-        if let Some(qmp) = qmp.filter(|_| served.is_ok() && !exited_early) {
+        if let Some(qmp) = qmp.filter(|_| first_response.is_ok()) {
             match qmp.status().await {
                 Ok((true, _)) => {}
                 Ok((false, state)) => m.note(format!("QMP: the guest is {state}, not running")),
@@ -561,8 +564,8 @@ impl Wrap for QemuWrap {
         let console = std::mem::take(&mut *console.lock().unwrap_or_else(|p| p.into_inner()));
         m.first_output = console.first_output;
         m.ready_line = console.ready_line;
-        match served {
-            Ok(()) => m.ok = answered_right && stopped,
+        match first_response {
+            Ok(()) => m.ok = body_ok && stopped,
             Err(e) => m.notes.insert(0, e),
         }
         // An interrupted launch is not a failure of the guest: its console is not kept.
@@ -582,7 +585,8 @@ impl Wrap for QemuWrap {
 }
 
 /// Kills QEMU processes of a session that outlived their launch (their QMP socket lives in
-/// the session's temp folder, named on their command line); returns how many.
+/// the session's temp folder, named on their command line); an empty session means every
+/// session's. Returns how many.
 pub fn kill_session_vms(session: &str) -> usize {
     use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, Signal, System, UpdateKind};
     let Ok(mut system) = System::new() else {
