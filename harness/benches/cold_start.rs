@@ -4,8 +4,11 @@
 //! missing. Compare runs with criterion's baselines:
 //! `cargo bench --bench cold_start -- --save-baseline main`, later `-- --baseline main`.
 //! A launch that fails aborts the benchmark with its reason: no failed start is timed.
+//! Criterion's sample is the mean of the launches in it: the run-by-run spread of cold
+//! starts is what `shrinkwrap run` records.
 
 use std::cell::OnceCell;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
@@ -22,14 +25,16 @@ fn cold_start(c: &mut Criterion) {
         .expect("a tokio runtime");
     let root = repository_root();
     let scenario = Scenario::load(&root.join(DEFAULT_SCENARIO)).unwrap_or_else(|e| panic!("{e}"));
-    let cache = ImageCache::for_repository(root);
-    let logs = tempfile::tempdir().expect("a temp folder for failed launches' logs");
+    let cache = ImageCache::for_repository(root.clone());
+    // Kept after the bench: a failed launch's message names its console log here.
+    let logs = root.join("target/bench-logs");
     let context = LaunchContext {
         session: format!("bench-{}", std::process::id()),
         probe: scenario.probe.clone(),
         interrupt: StopFlag::default(),
-        logs_dir: logs.path().to_path_buf(),
+        logs_dir: logs,
     };
+    let launches = AtomicU32::new(0);
     let progress = |step: &str| eprintln!("{step}");
     let prepare = PrepareContext {
         cache: &cache,
@@ -51,8 +56,9 @@ fn cold_start(c: &mut Criterion) {
             });
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
-                for i in 0..iters {
-                    let launch = runtime.block_on(wrap.launch_once(&context, &format!("bench{i}")));
+                for _ in 0..iters {
+                    let n = launches.fetch_add(1, Ordering::Relaxed) + 1;
+                    let launch = runtime.block_on(wrap.launch_once(&context, &format!("bench{n}")));
                     assert!(launch.ok, "{}: {}", spec.name, launch.notes.join("; "));
                     total += launch.ttfr.expect("an ok launch has its first response");
                 }

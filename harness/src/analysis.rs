@@ -1,6 +1,7 @@
 //! Analysis of result rows: groups them per wrap and summarises each figure, and compares
 //! a wrap's medians with a baseline wrap's. Formatting lives in `report`.
 
+use crate::regression::distinct;
 use crate::results::ResultRow;
 use crate::stats::Summary;
 
@@ -24,8 +25,8 @@ pub struct WrapSummary {
     pub runs: usize,
     /// Rows with `ok`.
     pub ok_runs: usize,
-    /// Distinct failure reasons, most frequent first.
-    pub errors: Vec<String>,
+    /// Distinct failure reasons with how many runs each ended, most frequent first.
+    pub errors: Vec<(String, usize)>,
     /// Image size, MB.
     pub image_mb: Option<Summary>,
     /// Time to first response, seconds.
@@ -73,15 +74,7 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         let samples: Vec<f64> = ok.iter().filter_map(|r| get(r)).collect();
         Summary::of(&samples)
     };
-    let distinct = |get: &dyn Fn(&ResultRow) -> &str| {
-        let mut seen: Vec<&str> = Vec::new();
-        for row in rows {
-            if !seen.contains(&get(row)) {
-                seen.push(get(row));
-            }
-        }
-        seen.join(", ")
-    };
+    let distinct = |get: fn(&ResultRow) -> &str| distinct(rows.iter().copied(), get).join(", ");
     let mut errors: Vec<(String, usize)> = Vec::new();
     for row in rows.iter().filter(|r| !r.ok && !r.error.is_empty()) {
         match errors.iter_mut().find(|(e, _)| *e == row.error) {
@@ -95,11 +88,11 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         wrap: first.wrap.clone(),
         label: first.label.clone(),
         kind: first.kind.clone(),
-        accel: distinct(&|r| &r.accel),
-        runtime_version: distinct(&|r| &r.runtime_version),
+        accel: distinct(|r| &r.accel),
+        runtime_version: distinct(|r| &r.runtime_version),
         runs: rows.len(),
         ok_runs: ok.len(),
-        errors: errors.into_iter().map(|(e, _)| e).collect(),
+        errors,
         image_mb: figure(&|r| r.image_bytes.map(|b| b as f64 / MB)),
         ttfr_s: figure(&|r| r.ttfr_ms.map(|ms| ms / 1000.0)),
         rss_mb: figure(&|r| r.rss_bytes.map(|b| b as f64 / MB)),
@@ -140,7 +133,7 @@ fn observability_hooks(rows: &[&ResultRow]) -> String {
     let any = |get: fn(&ResultRow) -> bool| rows.iter().any(|r| get(r));
     let mut hooks: Vec<&str> = Vec::new();
     if rows[0].kind == "container" {
-        hooks.push("engine stats & logs API");
+        hooks.push("engine API (inspect, logs)");
         if any(|r| r.cgroup_bytes.is_some()) {
             hooks.push("cgroup memory files");
         }
@@ -232,7 +225,7 @@ mod tests {
         assert_eq!(summaries.len(), 2);
         assert_eq!(summaries[0].wrap, "vm");
         assert_eq!((summaries[0].runs, summaries[0].ok_runs), (2, 1));
-        assert_eq!(summaries[0].errors, vec!["probe: timeout".to_string()]);
+        assert_eq!(summaries[0].errors, vec![("probe: timeout".to_string(), 1)]);
         let ttfr = summaries[0].ttfr_s.unwrap();
         assert_eq!(ttfr.count, 1);
         assert!((ttfr.median - 0.18125).abs() < 1e-9);
@@ -243,7 +236,7 @@ mod tests {
         );
         assert_eq!(
             summaries[1].apm,
-            "engine stats & logs API, cgroup memory files"
+            "engine API (inspect, logs), cgroup memory files"
         );
     }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use shrinkwrap::analysis::{WrapSummary, summarize};
+use shrinkwrap::analysis::summarize;
 use shrinkwrap::bench::{self, RunOptions};
 use shrinkwrap::probe::StopFlag;
 use shrinkwrap::recipe::ImageCache;
@@ -14,7 +14,7 @@ use shrinkwrap::regression::{self, Rule};
 use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
-use shrinkwrap::scenario::{DEFAULT_SCENARIO, Scenario, TableLayout};
+use shrinkwrap::scenario::{DEFAULT_SCENARIO, MAX_RUNS, Scenario, TableLayout};
 
 /// Which shrink-wrap should this service ship in? Measures one workload as a container,
 /// a unikernel and a microVM: image size, time to first HTTP response, memory.
@@ -248,12 +248,7 @@ fn plot_title(rows: &[ResultRow]) -> String {
     };
     let runs = rows.iter().map(|r| r.run).max().unwrap_or(0);
     let day = first.timestamp.get(..10).unwrap_or(&first.timestamp);
-    let mut accels: Vec<&str> = rows
-        .iter()
-        .filter(|r| r.kind == "qemu")
-        .map(|r| r.accel.as_str())
-        .collect();
-    accels.dedup();
+    let accels = regression::distinct(rows.iter().filter(|r| r.kind == "qemu"), |r| &r.accel);
     let vms = if accels.is_empty() {
         String::new()
     } else {
@@ -290,8 +285,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         plots,
     } = args;
     let scenario = load_scenario(scenario, &wraps)?;
-    if runs == Some(0) {
-        bail!("--runs must be at least 1");
+    if runs.is_some_and(|n| n == 0 || n > MAX_RUNS) || warmup.is_some_and(|n| n > MAX_RUNS) {
+        bail!("--runs must be between 1 and {MAX_RUNS}, --warmup at most {MAX_RUNS}");
     }
     if let Some(out) = &out
         && out.join(RESULTS_FILE).exists()
@@ -331,14 +326,14 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let summaries = summarize(&outcome.rows);
     if !summaries.is_empty() {
-        println!("{}", render(&summaries, scenario.table, Style::Terminal));
-        let markdown = render(&summaries, scenario.table, Style::Markdown);
+        println!(
+            "{}",
+            report::document(&summaries, scenario.table, Style::Terminal)
+        );
+        let markdown = report::document(&summaries, scenario.table, Style::Markdown);
         let summary_path = options.out_dir.join("summary.md");
         std::fs::write(&summary_path, format!("{markdown}\n"))
             .with_context(|| format!("writing {}", summary_path.display()))?;
-    }
-    for note in report::failure_notes(&summaries) {
-        println!("{note}");
     }
     if !summaries.is_empty() {
         draw_plots(
@@ -450,20 +445,8 @@ fn compare(baseline: &Path, candidate: &Path, rule: Rule, markdown: bool) -> Res
     }
     let base = results::read_results(&results_file(baseline))?;
     let cand = results::read_results(&results_file(candidate))?;
-    let hosts = |rows: &[ResultRow]| {
-        let mut hosts: Vec<String> = rows.iter().map(|r| r.host.clone()).collect();
-        hosts.dedup();
-        hosts
-    };
-    if hosts(&base) != hosts(&cand) {
-        eprintln!(
-            "warning: baseline measured on {:?}, candidate on {:?}: an A/B comparison needs one host",
-            hosts(&base),
-            hosts(&cand)
-        );
-    }
-    let comparisons = regression::compare(&base, &cand, rule);
-    if comparisons.is_empty() {
+    let verdicts = regression::compare(&base, &cand, rule);
+    if verdicts.comparisons.is_empty() && verdicts.stopped_serving.is_empty() {
         bail!("the two results files share no wrap with ok runs");
     }
     let style = if markdown {
@@ -471,10 +454,16 @@ fn compare(baseline: &Path, candidate: &Path, rule: Rule, markdown: bool) -> Res
     } else {
         Style::Terminal
     };
-    println!("{}", report::comparison_table(&comparisons, style));
-    let regressions = comparisons.iter().filter(|c| c.regression).count();
+    println!("{}", report::comparison_table(&verdicts.comparisons, style));
+    for wrap in &verdicts.stopped_serving {
+        println!("REGRESSION: {wrap} served in the baseline but never in the candidate");
+    }
+    for warning in &verdicts.warnings {
+        println!("warning: {warning}");
+    }
+    let regressions = verdicts.regressions();
     println!(
-        "{regressions} regression(s): a change above {:.0}% with p < {}",
+        "{regressions} regression(s): a change above {:.0}% with p < {}, or a wrap that stopped serving",
         rule.threshold * 100.0,
         rule.alpha
     );
@@ -483,14 +472,6 @@ fn compare(baseline: &Path, candidate: &Path, rule: Rule, markdown: bool) -> Res
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The table of a scenario's layout.
-fn render(summaries: &[WrapSummary], layout: TableLayout, style: Style) -> String {
-    match layout {
-        TableLayout::Summary => report::summary_table(summaries, style),
-        TableLayout::Talk => report::talk_table(summaries, style),
-    }
 }
 
 fn report(path: &Path, markdown: bool, talk: bool) -> Result<ExitCode> {
@@ -510,9 +491,6 @@ fn report(path: &Path, markdown: bool, talk: bool) -> Result<ExitCode> {
     } else {
         TableLayout::Summary
     };
-    println!("{}", render(&summaries, layout, style));
-    for note in report::failure_notes(&summaries) {
-        println!("{note}");
-    }
+    println!("{}", report::document(&summaries, layout, style));
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,8 @@ use crate::wrap::{LaunchContext, Wrap};
 
 /// Least wait for a first response during the search.
 const MIN_SEARCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Sizes tried upwards when the answer fails its confirming launch.
+const CONFIRMATIONS: u32 = 3;
 /// The search waits this many times the first response at full RAM before calling a
 /// launch failed (a starved guest may hang rather than exit).
 const SEARCH_TIMEOUT_FACTOR: u32 = 4;
@@ -20,8 +22,8 @@ pub struct MinMemory {
     pub launches: u32,
 }
 
-/// Searches between 1 MiB and the wrap's configured RAM, which must work. `progress` hears
-/// about each launch.
+/// Searches between 1 MiB and the wrap's configured RAM, which must work, then confirms the
+/// answer with a second launch. `progress` hears about each launch.
 pub async fn find_min_guest_memory(
     wrap: &dyn Wrap,
     context: &LaunchContext,
@@ -64,8 +66,31 @@ pub async fn find_min_guest_memory(
             fails = mid;
         }
     }
-    Ok(MinMemory {
-        mib: works,
-        launches,
-    })
+    // One launch per point can be lucky near the edge: the answer must serve once more,
+    // else the next size up is tried.
+    for _ in 0..CONFIRMATIONS {
+        let Some(resized) = wrap.with_guest_memory(works, timeout) else {
+            break;
+        };
+        launches += 1;
+        if resized
+            .launch_once(context, &format!("minmem-{works}-again"))
+            .await
+            .ok
+        {
+            progress(&format!("{works} MiB: serves again"));
+            return Ok(MinMemory {
+                mib: works,
+                launches,
+            });
+        }
+        progress(&format!("{works} MiB: failed on a second launch"));
+        if works == configured {
+            break;
+        }
+        works += 1;
+    }
+    Err(format!(
+        "no guest RAM near {works} MiB served twice in a row: the boundary is unstable"
+    ))
 }

@@ -37,8 +37,6 @@ pub enum QmpError {
 /// A connected QMP session.
 pub struct QmpClient {
     service: QapiService<QmpStreamTokio<WriteHalf<UnixStream>>>,
-    /// QEMU's version from the greeting, e.g. `7.2.22`.
-    pub qemu_version: String,
 }
 
 impl QmpClient {
@@ -48,9 +46,6 @@ impl QmpClient {
         loop {
             match QmpStreamTokio::open_uds(socket).await {
                 Ok(negotiation) => {
-                    let version = &negotiation.capabilities.QMP.version.qemu;
-                    let qemu_version =
-                        format!("{}.{}.{}", version.major, version.minor, version.micro);
                     let stream = negotiation
                         .negotiate()
                         .await
@@ -59,10 +54,7 @@ impl QmpClient {
                             reason: e.to_string(),
                         })?;
                     let (service, _events) = stream.spawn_tokio();
-                    return Ok(QmpClient {
-                        service,
-                        qemu_version,
-                    });
+                    return Ok(QmpClient { service });
                 }
                 Err(e) if Instant::now() >= deadline => {
                     return Err(QmpError::Unreachable {

@@ -72,8 +72,6 @@ pub struct BuiltImage {
     pub dir: PathBuf,
     /// First 16 hex digits of the input hash (names the cache entry and image tags).
     pub key: String,
-    /// Whether this call ran the recipe (false: it came from the cache).
-    pub built_now: bool,
 }
 
 impl ImageCache {
@@ -165,11 +163,8 @@ impl ImageCache {
             .map_err(io_error(format!("locking {}", lock_path.display())))?;
 
         if dir.is_dir() && !force {
-            return Ok(BuiltImage {
-                dir,
-                key,
-                built_now: false,
-            });
+            progress(&format!("{name} from the cache"));
+            return Ok(BuiltImage { dir, key });
         }
         let staging = images.join(format!(".{name}.partial"));
         if staging.exists() {
@@ -196,11 +191,7 @@ impl ImageCache {
         let kept_log = dir.join("build.log");
         std::fs::rename(&log_path, &kept_log)
             .map_err(io_error(format!("keeping {}", kept_log.display())))?;
-        Ok(BuiltImage {
-            dir,
-            key,
-            built_now: true,
-        })
+        Ok(BuiltImage { dir, key })
     }
 
     fn run_recipe(
@@ -359,7 +350,6 @@ mod tests {
         let steps = Mutex::new(Vec::new());
         let progress = |s: &str| steps.lock().unwrap().push(s.to_string());
         let first = cache.ensure(&spec, false, &progress).unwrap();
-        assert!(first.built_now);
         assert_eq!(
             std::fs::read_to_string(first.dir.join("artifact")).unwrap(),
             "made\n"
@@ -368,8 +358,8 @@ mod tests {
         assert_eq!(steps.lock().unwrap().as_slice(), ["making x"]);
 
         let again = cache.ensure(&spec, false, &progress).unwrap();
-        assert!(!again.built_now);
         assert_eq!(again.dir, first.dir);
+        assert!(steps.lock().unwrap()[1].ends_with("from the cache"));
 
         // Build output inside an input folder does not count as a change.
         std::fs::write(cache.root.join("src/target/ignored"), "y").unwrap();
@@ -377,7 +367,7 @@ mod tests {
 
         std::fs::write(cache.root.join("src/a.txt"), "b").unwrap();
         let changed = cache.ensure(&spec, false, &progress).unwrap();
-        assert!(changed.built_now);
+        assert_eq!(steps.lock().unwrap().last().unwrap(), "making x");
         assert_ne!(changed.key, first.key);
         let runs = std::fs::read_to_string(cache.dir.join("work/demo/runs")).unwrap();
         assert_eq!(runs.lines().count(), 2);

@@ -121,12 +121,99 @@ pub fn permutation_p_value(a: &[f64], b: &[f64]) -> f64 {
     (as_extreme + 1) as f64 / (PERMUTATIONS + 1) as f64
 }
 
+/// What a comparison found: the figures, and what makes them less trustworthy.
+#[derive(Debug, Clone, Default)]
+pub struct Verdicts {
+    /// One per wrap and figure with samples on both sides.
+    pub comparisons: Vec<Comparison>,
+    /// Wraps that served in the baseline but never in the candidate: regressions too.
+    pub stopped_serving: Vec<String>,
+    /// Reasons to distrust the comparison (different hosts, accelerators, runtimes, too few
+    /// runs to reach the p-value).
+    pub warnings: Vec<String>,
+}
+
+impl Verdicts {
+    /// Regressions: figures over the rule, and wraps that stopped serving.
+    pub fn regressions(&self) -> usize {
+        self.comparisons.iter().filter(|c| c.regression).count() + self.stopped_serving.len()
+    }
+}
+
+/// The distinct values of a column of `rows`, in order of first appearance.
+pub fn distinct<'a>(
+    rows: impl IntoIterator<Item = &'a ResultRow>,
+    get: fn(&ResultRow) -> &str,
+) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for row in rows {
+        let value = get(row);
+        if !seen.iter().any(|s| s == value) {
+            seen.push(value.to_string());
+        }
+    }
+    seen
+}
+
+/// Smallest two-sided p-value a permutation test can reach with `n` and `m` samples.
+fn smallest_p(n: usize, m: usize) -> f64 {
+    // 2 / C(n + m, n): the observed split and its mirror are the only ones as extreme.
+    let combinations = (1..=n).fold(1.0, |c, i| c * (m + i) as f64 / i as f64);
+    (2.0 / combinations).min(1.0)
+}
+
 /// Compares every figure of every wrap present in both runs, over their `ok` rows.
-pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], rule: Rule) -> Vec<Comparison> {
-    let mut wraps: Vec<&str> = Vec::new();
-    for row in baseline {
-        if !wraps.contains(&row.wrap.as_str()) && candidate.iter().any(|r| r.wrap == row.wrap) {
-            wraps.push(&row.wrap);
+pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], rule: Rule) -> Verdicts {
+    let mut verdicts = Verdicts::default();
+    let hosts = (
+        distinct(baseline, |r| &r.host),
+        distinct(candidate, |r| &r.host),
+    );
+    if hosts.0 != hosts.1 {
+        verdicts.warnings.push(format!(
+            "measured on different hosts ({} vs {}): an A/B comparison needs one host",
+            hosts.0.join(", "),
+            hosts.1.join(", ")
+        ));
+    }
+    let wraps = distinct(
+        baseline
+            .iter()
+            .filter(|r| candidate.iter().any(|c| c.wrap == r.wrap)),
+        |r| &r.wrap,
+    );
+    for wrap in &wraps {
+        let base: Vec<&ResultRow> = baseline.iter().filter(|r| r.wrap == *wrap).collect();
+        let cand: Vec<&ResultRow> = candidate.iter().filter(|r| r.wrap == *wrap).collect();
+        for (what, get) in [
+            (
+                "accelerator",
+                (|r: &ResultRow| r.accel.as_str()) as fn(&ResultRow) -> &str,
+            ),
+            ("runtime", |r: &ResultRow| r.runtime_version.as_str()),
+        ] {
+            let (a, b) = (
+                distinct(base.iter().copied(), get),
+                distinct(cand.iter().copied(), get),
+            );
+            if a != b {
+                verdicts.warnings.push(format!(
+                    "{wrap}: {what} differs ({} vs {})",
+                    a.join(", "),
+                    b.join(", ")
+                ));
+            }
+        }
+        let ok = |rows: &[&ResultRow]| rows.iter().filter(|r| r.ok).count();
+        if ok(&base) > 0 && ok(&cand) == 0 {
+            verdicts.stopped_serving.push(wrap.clone());
+        } else if ok(&cand) > 0 && smallest_p(ok(&base), ok(&cand)) >= rule.alpha {
+            verdicts.warnings.push(format!(
+                "{wrap}: {} and {} ok runs cannot reach p < {}: nothing can be flagged",
+                ok(&base),
+                ok(&cand),
+                rule.alpha
+            ));
         }
     }
     let samples = |rows: &[ResultRow], wrap: &str, figure: Figure| -> Vec<f64> {
@@ -135,8 +222,7 @@ pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], rule: Rule) -> V
             .filter_map(|r| figure.value(r))
             .collect()
     };
-    let mut comparisons = Vec::new();
-    for wrap in wraps {
+    for wrap in &wraps {
         for figure in Figure::ALL {
             let (a, b) = (
                 samples(baseline, wrap, figure),
@@ -153,7 +239,7 @@ pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], rule: Rule) -> V
             };
             let p_value = permutation_p_value(&a, &b);
             let significant = p_value < rule.alpha;
-            comparisons.push(Comparison {
+            verdicts.comparisons.push(Comparison {
                 wrap: wrap.to_string(),
                 figure,
                 baseline_mean,
@@ -165,7 +251,7 @@ pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], rule: Rule) -> V
             });
         }
     }
-    comparisons
+    verdicts
 }
 
 #[cfg(test)]
@@ -185,8 +271,9 @@ mod tests {
             .collect()
     }
 
-    fn ttfr(comparisons: &[Comparison]) -> &Comparison {
-        comparisons
+    fn ttfr(verdicts: &Verdicts) -> &Comparison {
+        verdicts
+            .comparisons
             .iter()
             .find(|c| c.figure == Figure::Ttfr)
             .unwrap()
@@ -253,7 +340,43 @@ mod tests {
         candidate[0].ttfr_ms = Some(1e9);
         candidate.extend(rows("new-wrap", &BASE));
         let c = compare(&rows("vm", &BASE), &candidate, Rule::default());
-        assert!(c.iter().all(|c| c.wrap == "vm"));
+        assert!(c.comparisons.iter().all(|c| c.wrap == "vm"));
         assert!(!ttfr(&c).regression);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn a_wrap_that_stopped_serving_is_a_regression() {
+        let mut candidate = rows("vm", &BASE);
+        for row in &mut candidate {
+            row.ok = false;
+        }
+        let c = compare(&rows("vm", &BASE), &candidate, Rule::default());
+        assert_eq!(c.stopped_serving, vec!["vm".to_string()]);
+        assert_eq!(c.regressions(), 1);
+    }
+
+    #[test]
+    fn warns_about_other_hosts_accelerators_and_too_few_runs() {
+        let mut candidate = rows("vm", &[200.0, 300.0]);
+        for row in &mut candidate {
+            row.host = "elsewhere".into();
+            row.accel = "kvm".into();
+        }
+        let c = compare(&rows("vm", &[200.0, 210.0]), &candidate, Rule::default());
+        let text = c.warnings.join("\n");
+        assert!(text.contains("different hosts"), "{text}");
+        assert!(
+            text.contains("vm: accelerator differs (native vs kvm)"),
+            "{text}"
+        );
+        assert!(text.contains("cannot reach p < 0.01"), "{text}");
+    }
+
+    #[test]
+    fn smallest_reachable_p_values() {
+        assert!((smallest_p(2, 2) - 2.0 / 6.0).abs() < 1e-12);
+        assert!(smallest_p(10, 10) < 1e-4);
+        assert_eq!(smallest_p(1, 1), 1.0);
     }
 }

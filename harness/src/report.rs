@@ -6,6 +6,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::analysis::{Quantity, Relative, WrapSummary};
 use crate::regression::Comparison;
+use crate::scenario::TableLayout;
 use crate::stats::Summary;
 
 /// Output style of a table.
@@ -259,21 +260,82 @@ pub fn comparison_table(comparisons: &[Comparison], style: Style) -> String {
     table.to_string()
 }
 
-/// Lines under the table: failures per wrap, so a `missing` cell always has its reason.
-pub fn failure_notes(summaries: &[WrapSummary]) -> Vec<String> {
-    summaries
+/// What `run` prints and keeps in summary.md: the scenario's table, then the notes that
+/// qualify it (as a Markdown list in Markdown).
+pub fn document(summaries: &[WrapSummary], layout: TableLayout, style: Style) -> String {
+    let table = match layout {
+        TableLayout::Summary => summary_table(summaries, style),
+        TableLayout::Talk => talk_table(summaries, style),
+    };
+    let bullet = match style {
+        Style::Terminal => "",
+        Style::Markdown => "- ",
+    };
+    let notes: Vec<String> = notes(summaries)
+        .into_iter()
+        .map(|n| format!("{bullet}{n}"))
+        .collect();
+    if notes.is_empty() {
+        table
+    } else {
+        format!("{table}\n\n{}", notes.join("\n"))
+    }
+}
+
+/// Lines under a table: failures per wrap with their counts (so a `missing` cell always has
+/// its reason), outlier warnings, and what makes figures of different kinds differ.
+pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for s in summaries {
+        for (error, count) in s.errors.iter().take(MAX_ERRORS_SHOWN) {
+            notes.push(format!(
+                "{}: {count} of {} runs failed: {error}",
+                s.wrap, s.runs
+            ));
+        }
+        let hidden: usize = s.errors.iter().skip(MAX_ERRORS_SHOWN).map(|(_, n)| n).sum();
+        if hidden > 0 {
+            notes.push(format!(
+                "{}: {hidden} more failed runs: see the error column of results.csv",
+                s.wrap
+            ));
+        }
+        if let Some(ttfr) = s.ttfr_s.filter(|t| t.outliers > 0) {
+            notes.push(format!(
+                "{}: {} of {} first-response times are outliers (modified Z-score > 3.5): something \
+                 else may have run on the machine; consider more runs",
+                s.wrap, ttfr.outliers, ttfr.count
+            ));
+        }
+    }
+    if summaries
         .iter()
-        .flat_map(|s| {
-            s.errors.iter().map(move |e| {
-                format!(
-                    "{}: {} of {} runs failed: {e}",
-                    s.wrap,
-                    s.runs - s.ok_runs,
-                    s.runs
-                )
-            })
-        })
-        .collect()
+        .any(|s| s.kind == "qemu" && s.accel.contains("tcg"))
+    {
+        notes.push(
+            "VMs ran under TCG (software emulation, chosen because KVM was slower or missing): \
+             their times and memory (QEMU's code cache included) are not what a KVM host sees"
+                .to_string(),
+        );
+    }
+    let kinds = distinct_kinds(summaries);
+    if kinds.len() > 1 {
+        notes.push(
+            "Stop: a container gets SIGTERM and exits gracefully; a VM is powered off by QMP quit"
+                .to_string(),
+        );
+    }
+    notes
+}
+
+/// How many distinct failure reasons are listed per wrap.
+const MAX_ERRORS_SHOWN: usize = 3;
+
+fn distinct_kinds(summaries: &[WrapSummary]) -> Vec<&str> {
+    let mut kinds: Vec<&str> = summaries.iter().map(|s| s.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
 }
 
 #[cfg(test)]
@@ -350,7 +412,7 @@ mod tests {
         let mut bad = sample_row("vm", 2);
         bad.ok = false;
         bad.error = "probe: no HTTP 200".into();
-        let notes = failure_notes(&summarize(&[sample_row("vm", 1), bad]));
+        let notes = notes(&summarize(&[sample_row("vm", 1), bad]));
         assert_eq!(
             notes,
             vec!["vm: 1 of 2 runs failed: probe: no HTTP 200".to_string()]

@@ -17,6 +17,10 @@ pub const DEFAULT_SCENARIO: &str = "scenarios/hello-rust.toml";
 pub const DEFAULT_RUNS: u32 = 10;
 /// Unmeasured warm-up launches per wrap before the measured runs.
 pub const DEFAULT_WARMUP: u32 = 1;
+/// Most measured runs or warm-ups per wrap a scenario or the command line may ask for.
+pub const MAX_RUNS: u32 = 100_000;
+/// Longest timeout a scenario may set, in seconds.
+const MAX_TIMEOUT_S: f64 = 86_400.0;
 
 /// A scenario file that could not be used, with where and why.
 #[derive(Debug, thiserror::Error)]
@@ -284,7 +288,7 @@ struct ScenarioFile {
     description: String,
     workload: String,
     runs: Option<Spanned<u32>>,
-    warmup: Option<u32>,
+    warmup: Option<Spanned<u32>>,
     #[serde(default)]
     probe: ProbeSpec,
     #[serde(default)]
@@ -368,8 +372,20 @@ impl Scenario {
             Some(runs) if *runs.get_ref() == 0 => {
                 return Err(check.error(runs.span(), "runs must be at least 1"));
             }
+            Some(runs) if *runs.get_ref() > MAX_RUNS => {
+                return Err(check.error(runs.span(), format!("runs must be at most {MAX_RUNS}")));
+            }
             Some(runs) => runs.into_inner(),
             None => DEFAULT_RUNS,
+        };
+        let warmup = match file.warmup {
+            Some(warmup) if *warmup.get_ref() > MAX_RUNS => {
+                return Err(
+                    check.error(warmup.span(), format!("warmup must be at most {MAX_RUNS}"))
+                );
+            }
+            Some(warmup) => warmup.into_inner(),
+            None => DEFAULT_WARMUP,
         };
         if file.wrap.is_empty() {
             return Err(check.error(
@@ -400,7 +416,7 @@ impl Scenario {
             description: file.description,
             workload: file.workload,
             runs,
-            warmup: file.warmup.unwrap_or(DEFAULT_WARMUP),
+            warmup,
             probe: file.probe,
             table: file.table,
             wraps,
@@ -457,9 +473,9 @@ fn validate_wrap(
     let kind = wrap.kind.into_inner();
 
     let positive = |value: &Option<Spanned<f64>>, what: &str, default: f64| match value {
-        Some(v) if !(v.get_ref().is_finite() && *v.get_ref() > 0.0) => Err(check.error(
+        Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= MAX_TIMEOUT_S) => Err(check.error(
             v.span(),
-            format!("{what} must be a positive number of seconds"),
+            format!("{what} must be more than 0 and at most {MAX_TIMEOUT_S} seconds (a day)"),
         )),
         Some(v) => Ok(std::time::Duration::from_secs_f64(*v.get_ref())),
         None => Ok(std::time::Duration::from_secs_f64(default)),
@@ -585,8 +601,11 @@ fn validate_wrap(
         };
 
     let attempt = match &wrap.attempt_timeout_ms {
-        Some(ms) if *ms.get_ref() == 0 => {
-            return Err(check.error(ms.span(), "attempt_timeout_ms must be at least 1"));
+        Some(ms) if *ms.get_ref() == 0 || *ms.get_ref() as f64 > MAX_TIMEOUT_S * 1000.0 => {
+            return Err(check.error(
+                ms.span(),
+                "attempt_timeout_ms must be at least 1 and at most a day",
+            ));
         }
         Some(ms) => std::time::Duration::from_millis(*ms.get_ref()),
         None => std::time::Duration::from_millis(default_attempt_ms),
@@ -768,6 +787,22 @@ qemu = { kernel = "k.bin", guest_port = 8080, accel = "tcg" }
         let (line, message) = error_of(&GOOD.replace("accel = \"tcg\"", "accel = \"hvf\""));
         assert_eq!(line, 15);
         assert!(message.contains("hvf"), "{message}");
+    }
+
+    #[test]
+    fn absurd_timeouts_and_run_counts_are_rejected() {
+        let text = GOOD.replace("kind = \"qemu\"", "kind = \"qemu\"\nstop_timeout_s = 1e300");
+        assert!(error_of(&text).1.contains("stop_timeout_s"));
+        assert!(
+            error_of(&GOOD.replace("runs = 3", "runs = 4000000000"))
+                .1
+                .contains("at most")
+        );
+        assert!(
+            error_of(&GOOD.replace("runs = 3", "runs = 3\nwarmup = 4000000000"))
+                .1
+                .contains("at most")
+        );
     }
 
     #[test]

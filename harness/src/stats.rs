@@ -15,10 +15,6 @@ pub struct Summary {
     pub min: f64,
     /// Largest sample.
     pub max: f64,
-    /// Arithmetic mean.
-    pub mean: f64,
-    /// Sample standard deviation (0 for a single sample).
-    pub stddev: f64,
     /// Samples whose modified Z-score exceeds 3.5.
     pub outliers: usize,
 }
@@ -33,20 +29,11 @@ impl Summary {
         sorted.sort_by(f64::total_cmp);
         let count = sorted.len();
         let median = median_of_sorted(&sorted);
-        let mean = sorted.iter().sum::<f64>() / count as f64;
-        let stddev = if count > 1 {
-            let var = sorted.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (count - 1) as f64;
-            var.sqrt()
-        } else {
-            0.0
-        };
         Some(Summary {
             count,
             median,
             min: sorted[0],
             max: sorted[count - 1],
-            mean,
-            stddev,
             outliers: outlier_count(&sorted, median),
         })
     }
@@ -91,8 +78,6 @@ mod tests {
         assert_eq!(s.median, 2.0);
         assert_eq!(s.min, 1.0);
         assert_eq!(s.max, 3.0);
-        assert_eq!(s.mean, 2.0);
-        assert!((s.stddev - 1.0).abs() < 1e-12);
     }
 
     #[test]
@@ -104,7 +89,7 @@ mod tests {
     #[test]
     fn single_sample_has_zero_spread() {
         let s = Summary::of(&[7.5]).unwrap();
-        assert_eq!((s.median, s.min, s.max, s.stddev), (7.5, 7.5, 7.5, 0.0));
+        assert_eq!((s.median, s.min, s.max, s.outliers), (7.5, 7.5, 7.5, 0));
     }
 
     #[test]

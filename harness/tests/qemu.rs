@@ -83,13 +83,6 @@ async fn qmp_handshake_status_and_quit() {
     let client = QmpClient::connect(&socket, Duration::from_secs(10))
         .await
         .unwrap();
-    assert!(
-        client
-            .qemu_version
-            .starts_with(|c: char| c.is_ascii_digit()),
-        "{}",
-        client.qemu_version
-    );
     let (running, state) = client.status().await.unwrap();
     assert!(running);
     assert_eq!(state, "running");

@@ -5,15 +5,16 @@
 use std::path::Path;
 
 use shrinkwrap::analysis::summarize;
-use shrinkwrap::report::{Style, talk_table};
+use shrinkwrap::report::{Style, document, talk_table};
 use shrinkwrap::results::read_results;
+use shrinkwrap::scenario::TableLayout;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 #[test]
 fn talk_table_matches_the_golden_file() {
     let rows = read_results(&Path::new(FIXTURES).join("talk-results.csv")).unwrap();
-    let table = talk_table(&summarize(&rows), Style::Markdown);
+    let table = document(&summarize(&rows), TableLayout::Talk, Style::Markdown);
     let golden = std::fs::read_to_string(Path::new(FIXTURES).join("talk-table.md")).unwrap();
     assert_eq!(
         format!("{table}\n"),

@@ -90,7 +90,10 @@ impl ContainerWrap {
         context: &PrepareContext<'_>,
     ) -> Result<ContainerWrap, WrapError> {
         let Launch::Container(container) = spec.launch.clone() else {
-            unreachable!("prepare dispatches container wraps only");
+            return Err(WrapError::Docker(format!(
+                "wrap '{}' is not a container",
+                spec.name
+            )));
         };
         if let Some(image) = &spec.image {
             context.cache.check(image)?;
@@ -111,7 +114,11 @@ impl ContainerWrap {
                 tag
             }
             (None, Some(image)) => image.clone(),
-            (None, None) => unreachable!("scenario validation requires an image"),
+            (None, None) => {
+                return Err(WrapError::Docker(
+                    "no image: give a [wrap.image] recipe or container.image".to_string(),
+                ));
+            }
         };
         let inspect = docker.inspect_image(&image).await.map_err(|e| {
             WrapError::Docker(format!(

@@ -130,7 +130,10 @@ impl QemuWrap {
         context: &PrepareContext<'_>,
     ) -> Result<QemuWrap, WrapError> {
         let Launch::Qemu(qemu) = spec.launch.clone() else {
-            unreachable!("prepare dispatches qemu wraps only");
+            return Err(WrapError::Qemu(format!(
+                "wrap '{}' is not a QEMU VM",
+                spec.name
+            )));
         };
         if let Some(image) = &spec.image {
             context.cache.check(image)?;
@@ -174,8 +177,12 @@ impl QemuWrap {
             .iter()
             .chain(&initrd)
             .chain(&disks)
-            .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-            .sum();
+            .map(|p| {
+                std::fs::metadata(p)
+                    .map(|m| m.len())
+                    .map_err(|e| WrapError::Qemu(format!("reading {}: {e}", p.display())))
+            })
+            .sum::<Result<u64, _>>()?;
         let contents = match &qemu.contents {
             Some(list) => {
                 let list = check("qemu.contents", list)?;
