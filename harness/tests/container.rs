@@ -132,25 +132,36 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
     assert!(dangling.is_empty(), "dangling images: {dangling:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_workload_that_never_answers_times_out_and_is_removed() {
+/// Launches the hello-rust container once with `settings` (TOML lines of the wrap), and
+/// checks that no container of the launch is left; returns its row.
+async fn launch_once_with(name: &str, settings: &str) -> shrinkwrap::results::ResultRow {
     let out = tempfile::tempdir().unwrap();
-    let session = format!("test-silent-{}", std::process::id());
-    // Listens, but on 127.0.0.2: the probe's 127.0.0.1 port never answers.
-    let scenario = scenario(
-        "silent",
-        &format!(
-            "{CONTAINER_WRAP}ready_timeout_s = 1.0\ncontainer = {{ command = [\"/hello-rust\", \"--bind\", \"127.0.0.2\", \"--port\", \"{{port}}\"] }}\n"
-        ),
-    );
+    let session = format!("test-{name}-{}", std::process::id());
+    let scenario = scenario(name, &format!("{CONTAINER_WRAP}{settings}\n"));
     let cache = ImageCache::for_repository(repository_root());
     let mut opts = options(&session, out.path(), 1);
     opts.warmup = 0;
     let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
         .await
         .unwrap();
+    assert_eq!(
+        containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
+        0,
+        "a container of {name} was left behind"
+    );
     assert_eq!(outcome.rows.len(), 1);
-    let row = &outcome.rows[0];
+    outcome.rows.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workload_that_never_answers_times_out_and_is_removed() {
+    // Listens, but on 127.0.0.2: the probe's 127.0.0.1 port never answers.
+    let row = launch_once_with(
+        "silent",
+        r#"ready_timeout_s = 1.0
+container = { command = ["/hello-rust", "--bind", "127.0.0.2", "--port", "{port}"] }"#,
+    )
+    .await;
     assert!(!row.ok);
     assert!(
         row.error.contains("no HTTP 200 within 1.0s"),
@@ -163,30 +174,17 @@ async fn a_workload_that_never_answers_times_out_and_is_removed() {
         row.error
     );
     assert_eq!(row.ttfr_ms, None);
-    assert_eq!(
-        containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
-        0
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workload_that_exits_is_reported_at_once() {
-    let out = tempfile::tempdir().unwrap();
-    let session = format!("test-exit-{}", std::process::id());
-    let scenario = scenario(
-        "exits",
-        &format!(
-            "{CONTAINER_WRAP}ready_timeout_s = 60.0\ncontainer = {{ command = [\"/hello-rust\", \"--port\", \"{{port}}\", \"--bogus\"] }}\n"
-        ),
-    );
-    let cache = ImageCache::for_repository(repository_root());
-    let mut opts = options(&session, out.path(), 1);
-    opts.warmup = 0;
     let started = std::time::Instant::now();
-    let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
-        .await
-        .unwrap();
-    let row = &outcome.rows[0];
+    let row = launch_once_with(
+        "exits",
+        r#"ready_timeout_s = 60.0
+container = { command = ["/hello-rust", "--port", "{port}", "--bogus"] }"#,
+    )
+    .await;
     assert!(!row.ok);
     assert!(
         row.error.contains("exited with code 2 before answering"),
@@ -202,41 +200,24 @@ async fn a_workload_that_exits_is_reported_at_once() {
         started.elapsed().as_secs() < 30,
         "did not wait for the 60 s ready timeout"
     );
-    assert_eq!(
-        containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
-        0
-    );
 }
 
 /// hello-rust as PID 1 without docker-init ignores SIGTERM: the stop needs the engine's
 /// kill, which must fail the run rather than pass as a slow stop.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workload_that_ignores_sigterm_fails_its_stop() {
-    let out = tempfile::tempdir().unwrap();
-    let session = format!("test-sigterm-{}", std::process::id());
-    let scenario = scenario(
+    let row = launch_once_with(
         "sigterm",
-        &format!(
-            "{CONTAINER_WRAP}stop_timeout_s = 1.0\ncontainer = {{ command = [\"/hello-rust\", \"--bind\", \"127.0.0.1\", \"--port\", \"{{port}}\"], init = false }}\n"
-        ),
-    );
-    let cache = ImageCache::for_repository(repository_root());
-    let mut opts = options(&session, out.path(), 1);
-    opts.warmup = 0;
-    let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
-        .await
-        .unwrap();
-    let row = &outcome.rows[0];
+        r#"stop_timeout_s = 1.0
+container = { command = ["/hello-rust", "--bind", "127.0.0.1", "--port", "{port}"], init = false }"#,
+    )
+    .await;
     assert!(!row.ok);
     assert!(row.ttfr_ms.is_some(), "it served");
     assert!(row.error.contains("ignored SIGTERM"), "{}", row.error);
     assert!(
         row.stop_ms.unwrap() >= 1000.0,
         "the engine waited the grace period"
-    );
-    assert_eq!(
-        containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
-        0
     );
 }
 
