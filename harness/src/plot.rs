@@ -106,24 +106,22 @@ pub fn render_comparison(
     })?;
     let svg = dir.join("comparison.svg");
     let png = dir.join("comparison.png");
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |reason| PlotError::Draw { path, reason }
+    };
     draw(
         SVGBackend::new(&svg, SIZE).into_drawing_area(),
         summaries,
         title,
     )
-    .map_err(|reason| PlotError::Draw {
-        path: svg.clone(),
-        reason,
-    })?;
+    .map_err(failed(&svg))?;
     draw(
         BitMapBackend::new(&png, SIZE).into_drawing_area(),
         summaries,
         title,
     )
-    .map_err(|reason| PlotError::Draw {
-        path: png.clone(),
-        reason,
-    })?;
+    .map_err(failed(&png))?;
     Ok(vec![svg, png])
 }
 

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use shrinkwrap::bench::{RunOptions, run_scenario};
+mod common;
+
+use common::run_options;
+use shrinkwrap::bench::run_scenario;
 use shrinkwrap::minmem::find_min_guest_memory;
 use shrinkwrap::probe::StopFlag;
 use shrinkwrap::recipe::ImageCache;
@@ -21,19 +24,16 @@ fn scenario(file: &str, wraps: &[&str]) -> Scenario {
 }
 
 async fn run_once(scenario: &Scenario, out: &Path, session: &str) -> Vec<ResultRow> {
-    let options = RunOptions {
-        runs: 1,
-        warmup: 0,
-        out_dir: out.to_path_buf(),
-        rebuild: false,
-        session: session.to_string(),
-        min_memory: false,
-    };
     let cache = ImageCache::for_repository(repository_root());
-    run_scenario(scenario, &cache, &options, &StopFlag::default())
-        .await
-        .expect("the images build and the run completes")
-        .rows
+    run_scenario(
+        scenario,
+        &cache,
+        &run_options(session, out, 1),
+        &StopFlag::default(),
+    )
+    .await
+    .expect("the images build and the run completes")
+    .rows
 }
 
 fn assert_served(row: &ResultRow) {

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
-use shrinkwrap::bench::{RunOptions, run_scenario};
+mod common;
+
+use common::run_options;
+use shrinkwrap::bench::run_scenario;
 use shrinkwrap::probe::StopFlag;
 use shrinkwrap::recipe::ImageCache;
 use shrinkwrap::repository_root;
@@ -25,17 +28,6 @@ fn scenario(name: &str, wraps: &str) -> Scenario {
         "name = \"{name}\"\nworkload = \"hello-rust\"\n[probe]\nexpect_body = \"Hello World\\n\"\n{wraps}"
     );
     Scenario::parse(&text, Path::new("tests/inline.toml")).expect("test scenario parses")
-}
-
-fn options(session: &str, out: &Path, runs: u32) -> RunOptions {
-    RunOptions {
-        runs,
-        warmup: 1,
-        out_dir: out.to_path_buf(),
-        rebuild: false,
-        session: session.to_string(),
-        min_memory: false,
-    }
 }
 
 /// Containers (running or not) carrying a label filter.
@@ -64,7 +56,10 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
     let outcome = run_scenario(
         &scenario,
         &cache,
-        &options(&session, out.path(), 3),
+        &shrinkwrap::bench::RunOptions {
+            warmup: 1,
+            ..run_options(&session, out.path(), 3)
+        },
         &StopFlag::default(),
     )
     .await
@@ -139,8 +134,7 @@ async fn launch_once_with(name: &str, settings: &str) -> shrinkwrap::results::Re
     let session = format!("test-{name}-{}", std::process::id());
     let scenario = scenario(name, &format!("{CONTAINER_WRAP}{settings}\n"));
     let cache = ImageCache::for_repository(repository_root());
-    let mut opts = options(&session, out.path(), 1);
-    opts.warmup = 0;
+    let opts = run_options(&session, out.path(), 1);
     let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
         .await
         .unwrap();
@@ -232,7 +226,7 @@ async fn a_missing_local_image_is_a_clear_error_before_any_launch() {
     let err = run_scenario(
         &scenario,
         &cache,
-        &options("test-missing", out.path(), 1),
+        &run_options("test-missing", out.path(), 1),
         &StopFlag::default(),
     )
     .await

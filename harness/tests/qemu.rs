@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use shrinkwrap::bench::{RunOptions, run_scenario};
+mod common;
+
+use common::run_options;
+use shrinkwrap::bench::run_scenario;
 use shrinkwrap::probe::StopFlag;
 use shrinkwrap::qmp::QmpClient;
 use shrinkwrap::recipe::ImageCache;
@@ -40,17 +43,6 @@ fn temp_dirs_with(prefix: &str) -> usize {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .count()
-}
-
-fn options(session: &str, out: &Path) -> RunOptions {
-    RunOptions {
-        runs: 1,
-        warmup: 0,
-        out_dir: out.to_path_buf(),
-        rebuild: false,
-        session: session.to_string(),
-        min_memory: false,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -116,7 +108,7 @@ qemu = {{ machine = "pc", accel = "tcg", memory_mb = 32, disks = ["{}"], guest_p
     let outcome = run_scenario(
         &scenario,
         &cache,
-        &options(&session, &out),
+        &run_options(&session, &out, 1),
         &StopFlag::default(),
     )
     .await
@@ -164,8 +156,7 @@ async fn boots_and_measures_the_hermit_unikernel() {
         Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
     scenario.select_wraps(&["hermit".to_string()]).unwrap();
     let cache = ImageCache::for_repository(repository_root());
-    let mut opts = options(&session, out.path());
-    opts.runs = 2;
+    let opts = run_options(&session, out.path(), 2);
     let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
         .await
         .expect("the Hermit image builds and the run completes");
@@ -215,7 +206,7 @@ qemu = { kernel = "unikernel.bin", accel = "tcg", guest_port = 8080 }
     let err = run_scenario(
         &scenario,
         &cache,
-        &options("test-missing-kernel", &out),
+        &run_options("test-missing-kernel", &out, 1),
         &StopFlag::default(),
     )
     .await

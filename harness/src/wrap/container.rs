@@ -95,9 +95,6 @@ impl ContainerWrap {
                 spec.name
             )));
         };
-        if let Some(image) = &spec.image {
-            context.cache.check(image)?;
-        }
         let (docker, runtime_version) = connect().await?;
         let image = match (&spec.image, &container.image) {
             (Some(recipe), _) => {

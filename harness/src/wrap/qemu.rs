@@ -135,9 +135,6 @@ impl QemuWrap {
                 spec.name
             )));
         };
-        if let Some(image) = &spec.image {
-            context.cache.check(image)?;
-        }
         let runtime_version = qemu_version(&qemu.binary).await?;
         let base = match &spec.image {
             Some(image) => {
