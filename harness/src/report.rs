@@ -302,7 +302,7 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
         }
         if let Some(ttfr) = s.ttfr_s.filter(|t| t.outliers > 0) {
             notes.push(format!(
-                "{}: {} of {} first-response times are outliers (modified Z-score > 3.5): something \
+                "{}: {} of {} first-response times are outliers (modified Z-score > 3.5, over 5% off the median): something \
                  else may have run on the machine; consider more runs",
                 s.wrap, ttfr.outliers, ttfr.count
             ));

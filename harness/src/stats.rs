@@ -3,6 +3,9 @@
 
 /// Modified Z-score above which a sample counts as an outlier (Iglewicz and Hoaglin).
 const OUTLIER_Z: f64 = 3.5;
+/// Least deviation from the median, relative to it, that can make an outlier: with tight
+/// samples the MAD is tiny and a 0.5% wobble would otherwise score as one.
+const OUTLIER_MIN_DEVIATION: f64 = 0.05;
 
 /// Summary of one figure over the runs of one wrap.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,7 +18,7 @@ pub struct Summary {
     pub min: f64,
     /// Largest sample.
     pub max: f64,
-    /// Samples whose modified Z-score exceeds 3.5.
+    /// Samples whose modified Z-score exceeds 3.5 and that lie more than 5% off the median.
     pub outliers: usize,
 }
 
@@ -48,7 +51,8 @@ fn median_of_sorted(sorted: &[f64]) -> f64 {
     }
 }
 
-/// Counts samples with a modified Z-score above [`OUTLIER_Z`]; none when the MAD is zero.
+/// Counts samples with a modified Z-score above [`OUTLIER_Z`] that also deviate from the
+/// median by more than [`OUTLIER_MIN_DEVIATION`] of it; none when the MAD is zero.
 fn outlier_count(sorted: &[f64], median: f64) -> usize {
     let mut deviations: Vec<f64> = sorted.iter().map(|x| (x - median).abs()).collect();
     deviations.sort_by(f64::total_cmp);
@@ -58,7 +62,10 @@ fn outlier_count(sorted: &[f64], median: f64) -> usize {
     }
     sorted
         .iter()
-        .filter(|x| 0.6745 * (*x - median).abs() / mad > OUTLIER_Z)
+        .filter(|x| {
+            let deviation = (*x - median).abs();
+            0.6745 * deviation / mad > OUTLIER_Z && deviation > OUTLIER_MIN_DEVIATION * median.abs()
+        })
         .count()
 }
 
@@ -97,6 +104,13 @@ mod tests {
         let s = Summary::of(&[10.0, 10.2, 9.9, 10.1, 10.0, 9.8, 30.0]).unwrap();
         assert_eq!(s.outliers, 1);
         let s = Summary::of(&[10.0, 10.2, 9.9, 10.1, 10.0, 9.8, 10.3]).unwrap();
+        assert_eq!(s.outliers, 0);
+    }
+
+    #[test]
+    fn a_tiny_wobble_in_tight_samples_is_no_outlier() {
+        // 0.221 s and 0.222 s: a huge Z-score against a tiny MAD, but half a percent off.
+        let s = Summary::of(&[0.2220, 0.2221, 0.2215, 0.2220, 0.2222, 0.2230]).unwrap();
         assert_eq!(s.outliers, 0);
     }
 
