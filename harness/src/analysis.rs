@@ -1,12 +1,10 @@
 //! Analysis of result rows: groups them per wrap and summarises each figure, and compares
 //! a wrap's medians with a baseline wrap's. Formatting lives in `report`.
 
+use crate::figure::{self, Figure, Quantity};
 use crate::regression::distinct;
 use crate::results::ResultRow;
 use crate::stats::Summary;
-
-/// Bytes in the megabyte the reports use (decimal, as the talk's MB).
-pub const MB: f64 = 1_000_000.0;
 
 /// Every figure of one wrap, summarised over its `ok` runs.
 #[derive(Debug, Clone)]
@@ -19,36 +17,34 @@ pub struct WrapSummary {
     pub kind: String,
     /// Accelerators seen in the rows (normally one).
     pub accel: String,
-    /// Runtime versions seen in the rows (normally one).
-    pub runtime_version: String,
     /// Rows recorded.
     pub runs: usize,
     /// Rows with `ok`.
     pub ok_runs: usize,
     /// Distinct failure reasons with how many runs each ended, most frequent first.
     pub errors: Vec<(String, usize)>,
-    /// Image size, MB.
-    pub image_mb: Option<Summary>,
-    /// Time to first response, seconds.
-    pub ttfr_s: Option<Summary>,
-    /// RSS after the first response, MB.
-    pub rss_mb: Option<Summary>,
-    /// PSS after the first response, MB.
-    pub pss_mb: Option<Summary>,
-    /// Container working set, MB.
-    pub cgroup_mb: Option<Summary>,
-    /// VMM overhead outside guest RAM, MB.
-    pub vmm_overhead_mb: Option<Summary>,
-    /// Stop time, seconds.
-    pub stop_s: Option<Summary>,
+    /// Each figure with samples, in its column's unit.
+    pub figures: Vec<(&'static Figure, Summary)>,
     /// Guest RAM, MiB, for VMs.
     pub guest_memory_mb: Option<u32>,
     /// Smallest guest RAM that still served, MiB, when searched for.
     pub min_guest_memory_mb: Option<u32>,
+    /// The kernel that comes with the image.
+    pub kernel: String,
     /// What the image holds, in one line (attack-surface facts).
     pub security: String,
     /// Observability hooks the wrap offered during the runs.
     pub apm: String,
+}
+
+impl WrapSummary {
+    /// The summary of `figure`, when any ok run measured it.
+    pub fn get(&self, figure: &Figure) -> Option<&Summary> {
+        self.figures
+            .iter()
+            .find(|(f, _)| f.column == figure.column)
+            .map(|(_, s)| s)
+    }
 }
 
 /// Summarises rows per wrap, in the order wraps first appear.
@@ -70,11 +66,13 @@ pub fn summarize(rows: &[ResultRow]) -> Vec<WrapSummary> {
 
 fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
     let ok: Vec<&ResultRow> = rows.iter().copied().filter(|r| r.ok).collect();
-    let figure = |get: &dyn Fn(&ResultRow) -> Option<f64>| {
-        let samples: Vec<f64> = ok.iter().filter_map(|r| get(r)).collect();
-        Summary::of(&samples)
-    };
-    let distinct = |get: fn(&ResultRow) -> &str| distinct(rows.iter().copied(), get).join(", ");
+    let figures = figure::ALL
+        .iter()
+        .filter_map(|&figure| {
+            let samples: Vec<f64> = ok.iter().filter_map(|r| (figure.value)(r)).collect();
+            Summary::of(&samples).map(|summary| (figure, summary))
+        })
+        .collect();
     let mut errors: Vec<(String, usize)> = Vec::new();
     for row in rows.iter().filter(|r| !r.ok && !r.error.is_empty()) {
         match errors.iter_mut().find(|(e, _)| *e == row.error) {
@@ -88,20 +86,14 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         wrap: first.wrap.clone(),
         label: first.label.clone(),
         kind: first.kind.clone(),
-        accel: distinct(|r| &r.accel),
-        runtime_version: distinct(|r| &r.runtime_version),
+        accel: distinct(rows.iter().copied(), |r| &r.accel).join(", "),
         runs: rows.len(),
         ok_runs: ok.len(),
         errors,
-        image_mb: figure(&|r| r.image_bytes.map(|b| b as f64 / MB)),
-        ttfr_s: figure(&|r| r.ttfr_ms.map(|ms| ms / 1000.0)),
-        rss_mb: figure(&|r| r.rss_bytes.map(|b| b as f64 / MB)),
-        pss_mb: figure(&|r| r.pss_bytes.map(|b| b as f64 / MB)),
-        cgroup_mb: figure(&|r| r.cgroup_bytes.map(|b| b as f64 / MB)),
-        vmm_overhead_mb: figure(&|r| r.vmm_overhead_bytes.map(|b| b as f64 / MB)),
-        stop_s: figure(&|r| r.stop_ms.map(|ms| ms / 1000.0)),
+        figures,
         guest_memory_mb: rows.iter().find_map(|r| r.guest_memory_mb),
         min_guest_memory_mb: rows.iter().find_map(|r| r.min_guest_memory_mb),
+        kernel: first.image_kernel.clone(),
         security: security_facts(first),
         apm: observability_hooks(rows),
     }
@@ -152,17 +144,6 @@ fn observability_hooks(rows: &[&ResultRow]) -> String {
     }
 }
 
-/// What a figure measures, for wording a comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantity {
-    /// A size on disk.
-    Size,
-    /// A duration.
-    Time,
-    /// Memory in use.
-    Memory,
-}
-
 /// How a wrap's median compares with the baseline's (lower is better for every figure).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Relative {
@@ -200,8 +181,10 @@ impl std::fmt::Display for Relative {
             (Quantity::Time, false) => write!(f, "{r:.1}x slower"),
             (Quantity::Size, true) => write!(f, "{:.0}% smaller", (1.0 - r) * 100.0),
             (Quantity::Size, false) => write!(f, "{r:.1}x larger"),
-            (Quantity::Memory, true) => write!(f, "{:.0}% less", (1.0 - r) * 100.0),
-            (Quantity::Memory, false) => write!(f, "{r:.1}x more"),
+            (Quantity::Memory | Quantity::Count, true) => {
+                write!(f, "{:.0}% less", (1.0 - r) * 100.0)
+            }
+            (Quantity::Memory | Quantity::Count, false) => write!(f, "{r:.1}x more"),
         }
     }
 }
@@ -226,10 +209,15 @@ mod tests {
         assert_eq!(summaries[0].wrap, "vm");
         assert_eq!((summaries[0].runs, summaries[0].ok_runs), (2, 1));
         assert_eq!(summaries[0].errors, vec![("probe: timeout".to_string(), 1)]);
-        let ttfr = summaries[0].ttfr_s.unwrap();
+        let ttfr = summaries[0].get(&figure::TTFR).unwrap();
         assert_eq!(ttfr.count, 1);
-        assert!((ttfr.median - 0.18125).abs() < 1e-9);
-        assert!((summaries[1].image_mb.unwrap().median - 1.312528).abs() < 1e-9);
+        assert!((ttfr.median - 181.25).abs() < 1e-9);
+        let image = summaries[1].get(&figure::IMAGE).unwrap();
+        assert!((image.median - 1_312_528.0).abs() < 1e-9);
+        assert!(
+            summaries[1].get(&figure::GUEST_RAM).is_none(),
+            "not measured"
+        );
         assert_eq!(
             summaries[1].security,
             "1 files (1 executable), no shell, no setuid/setgid; shares the host's Linux 6.1.0"

@@ -91,6 +91,7 @@ pub async fn run_scenario(
         cause,
     })?;
     let mut writer = ResultsWriter::create(&options.out_dir.join(crate::results::RESULTS_FILE))?;
+    write_accel_evidence(&wraps, &options.out_dir);
     let host = HostFacts::read();
     let context = LaunchContext {
         session: options.session.clone(),
@@ -129,6 +130,28 @@ pub async fn run_scenario(
     // An interrupt during the last launch leaves no later turn of the loop to notice it.
     outcome.interrupted |= interrupt.is_raised();
     Ok(outcome)
+}
+
+/// File in a run's folder holding the accelerator verdicts behind its VM rows.
+pub const ACCEL_FILE: &str = "accel.json";
+
+/// Keeps the evidence of every measured accelerator choice beside the results (a warning,
+/// never a lost run, when it cannot be written).
+fn write_accel_evidence(wraps: &[Box<dyn Wrap>], out_dir: &std::path::Path) {
+    let verdicts: std::collections::BTreeMap<&str, &crate::accel::Verdict> = wraps
+        .iter()
+        .filter_map(|w| w.accel_verdict().map(|v| (w.spec().name.as_str(), v)))
+        .collect();
+    if verdicts.is_empty() {
+        return;
+    }
+    let path = out_dir.join(ACCEL_FILE);
+    let written = serde_json::to_vec_pretty(&verdicts)
+        .map_err(std::io::Error::other)
+        .and_then(|json| std::fs::write(&path, json));
+    if let Err(e) = written {
+        eprintln!("warning: cannot write {}: {e}", path.display());
+    }
 }
 
 /// Prepares every wrap before anything is launched, showing what is being built: first the
@@ -301,12 +324,15 @@ pub fn result_row(
         accel: wrap.accel().to_string(),
         run,
         ok: m.ok,
-        error: m.notes.join("; "),
+        error: row_error(wrap, m),
         image_bytes: Some(wrap.image_bytes()),
+        image_compressed_bytes: wrap.image_compressed_bytes().ok(),
         ttfr_ms: millis(m.ttfr),
+        host_memory_bytes: m.host_memory_bytes,
         rss_bytes: m.rss_bytes,
         pss_bytes: m.pss_bytes,
         cgroup_bytes: m.cgroup_bytes,
+        guest_ram_bytes: m.guest_ram_bytes,
         vmm_overhead_bytes: m.vmm_overhead_bytes,
         stop_ms: millis(m.stop),
         created_ms: millis(m.created),
@@ -314,6 +340,12 @@ pub fn result_row(
         qmp_ready_ms: millis(m.qmp_ready),
         first_output_ms: millis(m.first_output),
         ready_line_ms: millis(m.ready_line),
+        // Signed: a console line read late shows as a negative lag, never as zero.
+        probe_lag_ms: match (millis(m.ttfr), millis(m.ready_line)) {
+            (Some(ttfr), Some(ready)) if m.ok => Some(ttfr - ready),
+            _ => None,
+        },
+        probe_answer_ms: millis(m.probe_answer),
         guest_memory_mb: wrap.guest_memory_mb(),
         probe_attempts: m.probe_attempts,
         min_guest_memory_mb: None,
@@ -326,6 +358,16 @@ pub fn result_row(
             Err(why) => format!("unknown: {why}"),
         },
     }
+}
+
+/// Why the run failed or which figures are missing, including an image figure the wrap
+/// could not measure.
+fn row_error(wrap: &dyn Wrap, m: &Measurement) -> String {
+    let mut notes = m.notes.clone();
+    if let Err(why) = wrap.image_compressed_bytes() {
+        notes.push(format!("image compressed: {why}"));
+    }
+    notes.join("; ")
 }
 
 /// Shows a progress line: on the bar in a terminal, as a plain line otherwise (CI logs).

@@ -17,7 +17,7 @@ const BZIMAGE_MAGIC_AT: usize = 0x202;
 const BZIMAGE_VERSION_AT: usize = 0x20E;
 
 /// Attack-surface facts of one image.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Contents {
     /// Regular files.
     pub files: u64,

@@ -56,16 +56,37 @@ pub async fn examine(cache: &ImageCache, qemu_binary: &str) -> Vec<Finding> {
             .map_err(|e| format!("not usable: {e}; VMs will use TCG")),
     );
     if let Ok(version) = &qemu_version {
-        let verdict = accel::cached_verdict(qemu_binary, version, &host.name, &cache.dir).await;
-        add(
-            "accelerator",
-            verdict
-                .map(|v| format!("{} ({})", v.accel.name(), v.reason))
-                .map_err(|e| e.to_string()),
-        );
+        for guest in probe_guests() {
+            let verdict = accel::cached_verdict(qemu_binary, version, &guest, &cache.dir).await;
+            add(
+                "accelerator",
+                verdict.map(|v| v.describe()).map_err(|e| e.to_string()),
+            );
+        }
     }
     add("free disk", free_space(&cache.dir));
     findings
+}
+
+/// The probe guests of the default scenario's VM wraps (their machine and CPU model), each
+/// once; `q35` with `max` when the scenario cannot be read.
+fn probe_guests() -> Vec<accel::ProbeGuest> {
+    let path = crate::repository_root().join(crate::scenario::DEFAULT_SCENARIO);
+    let mut guests: Vec<accel::ProbeGuest> = Vec::new();
+    if let Ok(scenario) = crate::scenario::Scenario::load(&path) {
+        for spec in &scenario.wraps {
+            if let crate::scenario::Launch::Qemu(q) = &spec.launch {
+                let guest = accel::ProbeGuest::for_wrap(&q.machine, &q.cpu);
+                if !guests.contains(&guest) {
+                    guests.push(guest);
+                }
+            }
+        }
+    }
+    if guests.is_empty() {
+        guests.push(accel::ProbeGuest::for_wrap("q35", "max"));
+    }
+    guests
 }
 
 /// Free space on the file system holding `path` (or its nearest existing parent).

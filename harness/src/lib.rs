@@ -7,7 +7,7 @@
 //! Modules, one job each: [`scenario`] (the model, from TOML), [`recipe`] (image recipes and
 //! their cache), [`wrap`] (one driver per kind, behind one trait), [`probe`] (first-response
 //! detection), [`qmp`] (QEMU control), [`accel`] (QEMU's accelerator, by measurement),
-//! [`memory`], [`minmem`] (smallest guest RAM), [`host`], [`bench`] (the loop), [`results`] (CSV rows), [`stats`] and
+//! [`memory`], [`image_size`] (compressed image sizes), [`figure`] (every figure, declared once), [`minmem`] (smallest guest RAM), [`host`], [`bench`] (the loop), [`results`] (CSV rows), [`stats`] and
 //! [`analysis`] (numbers), [`regression`] (A/B gating), [`report`] (tables), [`plot`] (figures), [`contents`] (what an image holds),
 //! [`doctor`] (what this machine offers).
 
@@ -16,7 +16,9 @@ pub mod analysis;
 pub mod bench;
 pub mod contents;
 pub mod doctor;
+pub mod figure;
 pub mod host;
+pub mod image_size;
 pub mod memory;
 pub mod minmem;
 pub mod plot;

@@ -1,7 +1,8 @@
 //! Memory of a running instance, read on the host: RSS (sysinfo) and PSS (`smaps_rollup`)
 //! summed over the instance's processes, a container's cgroup usage minus inactive file
-//! pages (what `docker stats` shows), and a VMM's own overhead (RSS of every mapping that is
-//! not guest RAM, as Firecracker counts it).
+//! pages (what `docker stats` shows), and a VMM's resident memory split into the guest RAM it
+//! touched and its own overhead (RSS of every mapping that is not guest RAM, as Firecracker
+//! counts it).
 
 use std::path::{Path, PathBuf};
 
@@ -172,33 +173,96 @@ fn stat_value(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-/// RSS of every mapping of `pid` except the guest RAM, which is the mapping whose size is
-/// exactly `guest_ram_bytes`. Errors when no such mapping exists, rather than guessing.
-pub fn vmm_overhead_bytes(pid: u32, guest_ram_bytes: u64) -> Result<u64, MemoryError> {
-    let path = PathBuf::from(format!("/proc/{pid}/smaps"));
+/// The parent of `pid`, from `/proc/PID/stat`.
+pub fn parent_pid(pid: u32) -> Result<u32, MemoryError> {
+    let path = PathBuf::from(format!("/proc/{pid}/stat"));
     let text = read(&path)?;
-    overhead_from_smaps(&text, guest_ram_bytes).ok_or(MemoryError::Format {
-        path,
-        what: format!("no mapping of exactly {guest_ram_bytes} bytes (the guest RAM)"),
-    })
+    // The command name (field 2) is in parentheses and may hold spaces: count from its end.
+    text.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|ppid| ppid.parse().ok())
+        .ok_or(MemoryError::Format {
+            path,
+            what: "no parent PID".into(),
+        })
 }
 
-fn overhead_from_smaps(smaps: &str, guest_ram_bytes: u64) -> Option<u64> {
-    let guest_kib = guest_ram_bytes / 1024;
-    let mut total_rss_kib = 0;
-    let mut guest_rss_kib = None;
-    let mut size_kib = None;
+/// The command line of `pid`, its arguments joined by spaces.
+pub fn command_line(pid: u32) -> Result<String, MemoryError> {
+    let path = PathBuf::from(format!("/proc/{pid}/cmdline"));
+    let bytes = std::fs::read(&path).map_err(|cause| MemoryError::Read { path, cause })?;
+    Ok(String::from_utf8_lossy(&bytes)
+        .split('\0')
+        .filter(|arg| !arg.is_empty())
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// A VMM's resident memory split in two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmmSplit {
+    /// RSS of the guest RAM mapping: the guest memory the VM has touched.
+    pub guest_ram_bytes: u64,
+    /// RSS of every other mapping: the VMM's own overhead, as Firecracker counts it.
+    pub vmm_overhead_bytes: u64,
+}
+
+/// Splits the RSS of `pid` into its guest RAM (the one anonymous, writable mapping of
+/// exactly `guest_ram_bytes`) and everything else. Errors when no such mapping exists, or
+/// when several do, rather than guessing.
+pub fn vmm_split(pid: u32, guest_ram_bytes: u64) -> Result<VmmSplit, MemoryError> {
+    let path = PathBuf::from(format!("/proc/{pid}/smaps"));
+    let text = read(&path)?;
+    split_smaps(&text, guest_ram_bytes).map_err(|what| MemoryError::Format { path, what })
+}
+
+/// One mapping of an smaps listing.
+#[derive(Debug, Default)]
+struct Mapping {
+    anonymous_writable: bool,
+    size_kib: u64,
+    rss_kib: u64,
+}
+
+fn mappings(smaps: &str) -> Vec<Mapping> {
+    let mut found: Vec<Mapping> = Vec::new();
     for line in smaps.lines() {
-        if let Some(v) = kib_field(line, "Size:") {
-            size_kib = Some(v);
-        } else if let Some(rss) = kib_field(line, "Rss:") {
-            total_rss_kib += rss;
-            if size_kib == Some(guest_kib) && guest_rss_kib.is_none() {
-                guest_rss_kib = Some(rss);
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // A header: `start-end perms offset dev inode [path]`.
+        if fields.len() >= 5 && fields[0].contains('-') && !fields[0].ends_with(':') {
+            found.push(Mapping {
+                anonymous_writable: fields.len() == 5 && fields[1].starts_with("rw"),
+                ..Mapping::default()
+            });
+        } else if let Some(mapping) = found.last_mut() {
+            if let Some(v) = kib_field(line, "Size:") {
+                mapping.size_kib = v;
+            } else if let Some(v) = kib_field(line, "Rss:") {
+                mapping.rss_kib = v;
             }
         }
     }
-    guest_rss_kib.map(|guest| (total_rss_kib - guest) * 1024)
+    found
+}
+
+fn split_smaps(smaps: &str, guest_ram_bytes: u64) -> Result<VmmSplit, String> {
+    let all = mappings(smaps);
+    let guest_kib = guest_ram_bytes / 1024;
+    let guest: Vec<&Mapping> = all
+        .iter()
+        .filter(|m| m.anonymous_writable && m.size_kib == guest_kib)
+        .collect();
+    let [guest] = guest.as_slice() else {
+        return Err(format!(
+            "{} anonymous writable mappings of exactly {guest_ram_bytes} bytes (the guest RAM): expected one",
+            guest.len()
+        ));
+    };
+    let total_kib: u64 = all.iter().map(|m| m.rss_kib).sum();
+    Ok(VmmSplit {
+        guest_ram_bytes: guest.rss_kib * 1024,
+        vmm_overhead_bytes: (total_kib - guest.rss_kib) * 1024,
+    })
 }
 
 #[cfg(test)]
@@ -235,11 +299,15 @@ mod tests {
     }
 
     #[test]
-    fn vmm_overhead_excludes_exactly_the_guest_ram_mapping() {
+    fn vmm_split_takes_exactly_the_anonymous_guest_ram_mapping() {
+        // A file mapping of the guest RAM's size must not be taken for it.
         let smaps = "\
 55d0-55e0 r-xp 00000000 08:01 1 /usr/bin/qemu-system-x86_64
 Size:               4096 kB
 Rss:                3000 kB
+7e00-7e10 rw-p 00000000 08:01 7 /dev/shm/big-file
+Size:             262144 kB
+Rss:                 200 kB
 7f00-7f10 rw-p 00000000 00:00 0
 Size:             262144 kB
 Rss:               50000 kB
@@ -248,10 +316,30 @@ Size:               8192 kB
 Rss:                1000 kB
 ";
         assert_eq!(
-            overhead_from_smaps(smaps, 256 * 1024 * 1024),
-            Some(4000 * 1024)
+            split_smaps(smaps, 256 * 1024 * 1024),
+            Ok(VmmSplit {
+                guest_ram_bytes: 50_000 * 1024,
+                vmm_overhead_bytes: 4_200 * 1024,
+            })
         );
-        assert_eq!(overhead_from_smaps(smaps, 128 * 1024 * 1024), None);
+        let missing = split_smaps(smaps, 128 * 1024 * 1024).unwrap_err();
+        assert!(missing.starts_with("0 anonymous"), "{missing}");
+        let twice = format!("{smaps}7f40-7f50 rw-p 00000000 00:00 0\nSize: 262144 kB\nRss: 1 kB\n");
+        assert!(
+            split_smaps(&twice, 256 << 20)
+                .unwrap_err()
+                .starts_with("2 anonymous")
+        );
+    }
+
+    #[test]
+    fn parent_and_command_line_of_this_process() {
+        let me = std::process::id();
+        let parent = parent_pid(me).unwrap();
+        assert_eq!(parent, std::os::unix::process::parent_id());
+        let command = command_line(me).unwrap();
+        let exe = std::env::args().next().unwrap();
+        assert!(command.starts_with(&exe), "{command}");
     }
 
     #[test]

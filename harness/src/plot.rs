@@ -1,5 +1,5 @@
-//! Plots for slides: one figure with three panels (on-disk image size, time to first
-//! response, memory after it), a bar per wrap at its median with a min–max error bar, the
+//! Plots for slides: one figure with a panel per plotted figure of the registry (image size
+//! apparent and compressed, time to first response, host memory after it), a bar per wrap at its median with a min–max error bar, the
 //! median written above it, and a title saying what was measured where. Rendered as SVG and PNG with an embedded font (DejaVu Sans), so
 //! no system fonts are needed.
 
@@ -11,10 +11,10 @@ use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::analysis::WrapSummary;
-use crate::stats::Summary;
+use crate::figure::{self, Figure};
 
 /// Size of the figure in pixels.
-const SIZE: (u32, u32) = (1500, 520);
+const SIZE: (u32, u32) = (1900, 540);
 /// Font family name the embedded font is registered under.
 const FONT: &str = "sans-serif";
 
@@ -36,35 +36,6 @@ pub enum PlotError {
         reason: String,
     },
 }
-
-/// One panel: a figure of every wrap.
-struct Panel {
-    title: &'static str,
-    unit: &'static str,
-    decimals: usize,
-    figure: fn(&WrapSummary) -> Option<&Summary>,
-}
-
-const PANELS: [Panel; 3] = [
-    Panel {
-        title: "On-disk image size",
-        unit: "MB",
-        decimals: 2,
-        figure: |s| s.image_mb.as_ref(),
-    },
-    Panel {
-        title: "Time to first response",
-        unit: "s",
-        decimals: 3,
-        figure: |s| s.ttfr_s.as_ref(),
-    },
-    Panel {
-        title: "Memory after it (RSS)",
-        unit: "MB",
-        decimals: 1,
-        figure: |s| s.rss_mb.as_ref(),
-    },
-];
 
 /// Registers the embedded font once per process.
 fn register_font() -> Result<(), PlotError> {
@@ -138,10 +109,11 @@ fn draw<DB: DrawingBackend>(
     let root = root.titled(title, (FONT, 20)).map_err(|e| text(&e))?;
     let labels: Vec<String> = summaries.iter().map(axis_label).collect();
     let slots = summaries.len() as f64;
-    for (area, panel) in root.split_evenly((1, PANELS.len())).iter().zip(&PANELS) {
+    let panels: Vec<&Figure> = figure::ALL.iter().copied().filter(|f| f.in_plot).collect();
+    for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
         let top = summaries
             .iter()
-            .filter_map(|s| (panel.figure)(s).map(|f| f.max))
+            .filter_map(|s| s.get(panel).map(|f| panel.scaled(f.max)))
             .fold(0.0f64, f64::max);
         let top = if top > 0.0 { top * 1.2 } else { 1.0 };
         let mut chart = ChartBuilder::on(area)
@@ -174,24 +146,29 @@ fn draw<DB: DrawingBackend>(
             .draw()
             .map_err(|e| text(&e))?;
         for (i, summary) in summaries.iter().enumerate() {
-            let Some(figure) = (panel.figure)(summary) else {
+            let Some(figure) = summary.get(panel) else {
                 continue;
             };
+            let (median, min, max) = (
+                panel.scaled(figure.median),
+                panel.scaled(figure.min),
+                panel.scaled(figure.max),
+            );
             let left = i as f64;
             let centre = left + 0.5;
             let color = Palette99::pick(i).to_rgba();
             chart
                 .draw_series(std::iter::once(Rectangle::new(
-                    [(left + BAR_GAP, 0.0), (left + 1.0 - BAR_GAP, figure.median)],
+                    [(left + BAR_GAP, 0.0), (left + 1.0 - BAR_GAP, median)],
                     color.mix(0.8).filled(),
                 )))
                 .map_err(|e| text(&e))?;
             chart
                 .draw_series(std::iter::once(ErrorBar::new_vertical(
                     centre,
-                    figure.min,
-                    figure.median,
-                    figure.max,
+                    min,
+                    median,
+                    max,
                     BLACK.stroke_width(2),
                     10,
                 )))
@@ -201,8 +178,8 @@ fn draw<DB: DrawingBackend>(
                 .pos(Pos::new(HPos::Center, VPos::Bottom));
             chart
                 .draw_series(std::iter::once(Text::new(
-                    format!("{:.*}", panel.decimals, figure.median),
-                    (centre, figure.max + top * 0.02),
+                    panel.format(figure.median),
+                    (centre, max + top * 0.02),
                     style,
                 )))
                 .map_err(|e| text(&e))?;
@@ -226,7 +203,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = render_comparison(&summarize(&rows), "demo", dir.path()).unwrap();
         let svg = std::fs::read_to_string(&paths[0]).unwrap();
-        assert!(svg.contains("Time to first response"), "titles are drawn");
+        assert!(svg.contains("First response"), "titles are drawn");
+        assert!(
+            svg.contains("Image compressed"),
+            "every plotted figure has a panel"
+        );
         assert!(svg.contains("Hermit unikernel"), "wraps are labelled");
         assert!(svg.contains("0.222"), "medians are written");
         let png = std::fs::read(&paths[1]).unwrap();

@@ -2,22 +2,32 @@
 //! TCP connections to 127.0.0.1, send a GET and read the status line, until a complete
 //! `HTTP/1.x 200` line arrives.
 //!
-//! A refused or reset attempt costs microseconds and the next one follows `retry_pause`
-//! later (0.1 ms for containers); that is all a container needs. Under QEMU's user network every connection is accepted at once,
-//! even before the guest runs: slirp queues the SYN for the guest until the guest answers ARP
-//! (for up to a second), and retransmits a lost one only seconds later, so an attempt hangs
-//! until the guest's network is up. A VM's probe therefore keeps up to `connections` attempts
-//! in flight: while attempts hang it starts a new one every `attempt_timeout / connections`
-//! (so some SYN is always fresh in slirp's queue when the guest's network comes up), and
-//! whenever none is in flight it starts one at once (so once the guest resets connections
-//! to its closed port, probing is as fine-grained as its retry pause: 1 ms by default, since
-//! every refused SYN costs an emulated guest time of its own). The first `200` on any
-//! attempt wins.
+//! Attempts start on one shared cadence, never more often than `retry_pause` apart (0.1 ms
+//! for containers, 1 ms for VMs), with at most `connections` in flight. A refused attempt
+//! costs microseconds, so a container is probed every `retry_pause`; that is all it needs.
 //!
-//! Attempts outlive slirp's queue, so no SYN of an abandoned attempt reaches a guest that has
-//! just started listening (a guest answering a connection the host already dropped gets a
-//! reset, which some unikernels' listeners do not survive). The probe returns at the first
-//! `200`; attempts still in flight finish on their own threads, so none is cut mid-handshake.
+//! Under QEMU's user network every connection is accepted at once, even before the guest
+//! runs: slirp queues the SYN for the guest until the guest answers ARP (for up to a
+//! second), and retransmits a lost one only seconds later, so an attempt hangs until the
+//! guest's network is up. While attempts hang and the guest has never answered, a new one
+//! starts every `attempt_timeout / connections`, so some SYN is always fresh in slirp's queue
+//! when the guest's network comes up. Once any attempt was connected and then turned down
+//! (reset, closed, or answered with another status), the guest's TCP stack answers and
+//! every later attempt gets a quick answer: from then on attempts start every `retry_pause`,
+//! whatever still hangs, so the first `200` is seen within about one `retry_pause` of the
+//! guest's listener, and the guest never sees more than one new connection per pause.
+//!
+//! A guest that drops SYNs to a closed port instead of resetting them (Hermit's) never
+//! shows that its stack answers, so a fresh SYN would reach its listener only at the next
+//! stagger tick. When the guest prints its ready line, one extra attempt therefore starts at
+//! once (see `listening` in [`wait_for_first_response`]). It only lets the probe look
+//! sooner: the first response is still the first real `200`.
+//!
+//! Attempts are never abandoned: each runs to its answer or its own timeout, which outlives
+//! slirp's queue, so no SYN of a dropped attempt reaches a guest that has just started
+//! listening (a guest answering a connection the host already dropped gets a reset, which
+//! some unikernels' listeners do not survive). The probe returns at the first `200`;
+//! attempts still in flight finish on their own threads, so none is cut mid-handshake.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -38,12 +48,13 @@ pub struct ProbeTarget {
     pub ready_timeout: Duration,
     /// Attempts in flight at most.
     pub connections: u32,
-    /// Pause after a failed attempt before the same client tries again.
+    /// Least time between the starts of two attempts.
     pub retry_pause: Duration,
 }
 
 impl ProbeTarget {
-    /// Time between the starts of two attempts while others are still in flight.
+    /// Time between the starts of two attempts while others hang and the far end has not
+    /// answered yet.
     pub fn interval(&self) -> Duration {
         self.attempt_timeout / self.connections.max(1)
     }
@@ -54,6 +65,10 @@ impl ProbeTarget {
 pub struct FirstResponse {
     /// When the `200` status line had been read.
     pub at: Instant,
+    /// The far end's own answer time, the part of the first response no probe can shorten:
+    /// from the later of the winning attempt's connect and the `listening` news (when the
+    /// instance said it listens) to the status line.
+    pub answer: Duration,
     /// Attempts made, the good one included.
     pub attempts: u32,
 }
@@ -76,7 +91,8 @@ pub enum ProbeError {
     Stopped(String),
 }
 
-/// A flag shared between threads to end work early (a probe, a benchmark loop).
+/// A flag shared between threads, raised once and seen by all: a request to end work early
+/// (a probe, a benchmark loop), or news such as a guest's ready line.
 #[derive(Debug, Clone, Default)]
 pub struct StopFlag(Arc<AtomicBool>);
 
@@ -96,8 +112,11 @@ impl StopFlag {
 struct Shared {
     target: ProbeTarget,
     request: String,
+    launched: Instant,
     deadline: Instant,
     stop: Vec<StopFlag>,
+    /// Raised when the instance says it listens: one extra attempt starts at once.
+    listening: Option<StopFlag>,
     found: AtomicBool,
     schedule: Mutex<Schedule>,
     /// Signalled whenever an attempt ends, so a waiting client can start one at once.
@@ -106,11 +125,29 @@ struct Shared {
 
 /// Attempt bookkeeping.
 struct Schedule {
-    /// Earliest start of an attempt while others are in flight.
-    next_start: Instant,
+    /// When the last attempt started.
+    last_start: Option<Instant>,
     in_flight: u32,
     attempts: u32,
+    /// An attempt was connected and then turned down: the far end's TCP stack answers, so
+    /// attempts no longer hang and the fast cadence applies.
+    answering: bool,
+    /// When the extra attempt for the `listening` news started.
+    listening_seen: Option<Instant>,
     last: String,
+}
+
+impl Schedule {
+    /// Earliest start of the next attempt: `retry_pause` after the last one while none is
+    /// in flight or the far end answers, else the stagger interval.
+    fn next_start(&self, target: &ProbeTarget, now: Instant) -> Instant {
+        let gap = if self.in_flight == 0 || self.answering {
+            target.retry_pause
+        } else {
+            target.interval().max(target.retry_pause)
+        };
+        self.last_start.map_or(now, |last| last + gap)
+    }
 }
 
 impl Shared {
@@ -122,9 +159,9 @@ impl Shared {
         self.schedule.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until this client may start an attempt: none in flight, or the interval since
-    /// the last start has passed. Returns the attempt's number, or `None` when the probe is
-    /// over.
+    /// Waits until this client may start an attempt: at [`Schedule::next_start`] with fewer
+    /// than `connections` in flight, or at once (one extra) when the instance has just said
+    /// it listens. Returns the attempt's number, or `None` when the probe is over.
     fn take_turn(&self) -> Option<u32> {
         let mut schedule = self.schedule();
         loop {
@@ -132,14 +169,35 @@ impl Shared {
             if self.finished() || now >= self.deadline {
                 return None;
             }
-            if schedule.in_flight == 0 || now >= schedule.next_start {
+            let paced = schedule
+                .last_start
+                .is_none_or(|last| now >= last + self.target.retry_pause);
+            let news = schedule.listening_seen.is_none()
+                && self.listening.as_ref().is_some_and(StopFlag::is_raised);
+            let next = schedule.next_start(&self.target, now);
+            let scheduled = now >= next && schedule.in_flight < self.target.connections.max(1);
+            if scheduled || (news && paced) {
+                if news {
+                    schedule.listening_seen = Some(now);
+                }
                 schedule.in_flight += 1;
                 schedule.attempts += 1;
-                schedule.next_start = now + self.target.interval();
+                schedule.last_start = Some(now);
                 return Some(schedule.attempts);
             }
-            // Waits are short: a stop flag is checked at least every 10 ms.
-            let wait = (schedule.next_start - now).min(Duration::from_millis(10));
+            // Waits are short: a stop flag is checked at least every 10 ms, the news of a
+            // listener every millisecond.
+            let longest = if self.listening.is_some() && schedule.listening_seen.is_none() {
+                Duration::from_millis(1)
+            } else {
+                Duration::from_millis(10)
+            };
+            let wait = if schedule.in_flight >= self.target.connections.max(1) {
+                longest
+            } else {
+                next.saturating_duration_since(now)
+                    .clamp(Duration::from_micros(50), longest)
+            };
             schedule = self
                 .attempt_ended
                 .wait_timeout(schedule, wait)
@@ -155,38 +213,53 @@ impl Shared {
                 .target
                 .attempt_timeout
                 .min(self.deadline.saturating_duration_since(Instant::now()));
+            let began = Instant::now();
             let outcome = attempt(self.target.addr, self.request.as_bytes(), budget);
             let at = Instant::now();
+            let mut answer_from = began;
+            tracing::trace!(
+                number,
+                began_ms = (began - self.launched).as_secs_f64() * 1000.0,
+                took_ms = (at - began).as_secs_f64() * 1000.0,
+                outcome = ?outcome,
+                "probe attempt"
+            );
             {
                 let mut schedule = self.schedule();
                 schedule.in_flight -= 1;
-                // An attempt the deadline cut short says less than the one before it.
-                let cut_short = budget < self.target.attempt_timeout;
-                if let Err(reason) = &outcome
-                    && !(cut_short && number > 1)
-                {
-                    schedule.last.clone_from(reason);
+                if let Some(news) = schedule.listening_seen {
+                    answer_from = answer_from.max(news);
+                }
+                if let Err(failure) = &outcome {
+                    schedule.answering |= failure.far_end_answered();
+                    // An attempt the deadline cut short says less than the one before it.
+                    let cut_short = budget < self.target.attempt_timeout;
+                    if !(cut_short && number > 1) {
+                        schedule.last = failure.to_string();
+                    }
                 }
             }
             self.attempt_ended.notify_all();
             if outcome.is_ok() {
                 return Some(FirstResponse {
                     at,
+                    answer: at - answer_from,
                     attempts: number,
                 });
             }
-            std::thread::sleep(self.target.retry_pause);
         }
         None
     }
 }
 
 /// Probes until the first `200`, the ready timeout (counted from `launched`), or until
-/// any of `stop` is raised (checked between attempts).
+/// any of `stop` is raised (checked between attempts). `listening`, when given, is raised
+/// when the instance says it listens (a VM's ready line): one extra attempt starts then.
 pub fn wait_for_first_response(
     target: &ProbeTarget,
     launched: Instant,
     stop: &[&StopFlag],
+    listening: Option<&StopFlag>,
 ) -> Result<FirstResponse, ProbeError> {
     let shared = Arc::new(Shared {
         request: format!(
@@ -194,19 +267,25 @@ pub fn wait_for_first_response(
             target.path, target.addr
         ),
         target: target.clone(),
+        launched,
         deadline: launched + target.ready_timeout,
         stop: stop.iter().map(|&flag| flag.clone()).collect(),
+        listening: listening.cloned(),
         found: AtomicBool::new(false),
         schedule: Mutex::new(Schedule {
-            next_start: Instant::now(),
+            last_start: None,
             in_flight: 0,
             attempts: 0,
+            answering: false,
+            listening_seen: None,
             last: String::from("no attempt made"),
         }),
         attempt_ended: Condvar::new(),
     });
     let (report, reports) = mpsc::channel();
-    for _ in 0..target.connections.max(1) {
+    // One client more than attempts in flight: the extra attempt for the listening news.
+    let clients = target.connections.max(1) + u32::from(listening.is_some());
+    for _ in 0..clients {
         let shared = Arc::clone(&shared);
         let report = report.clone();
         // Detached: a client still in an attempt when another one succeeds completes it.
@@ -232,45 +311,83 @@ pub fn wait_for_first_response(
     }
 }
 
+/// Why one attempt got no `200`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    /// The connection was not made (refused, or no answer to the SYN in time).
+    Connect(String),
+    /// Connected, then nothing arrived within the attempt's budget.
+    Silent(String),
+    /// Connected, then the far end reset or closed the connection before a status line.
+    TurnedDown(String),
+    /// The far end answered something other than `HTTP/1.x 200`.
+    Status(String),
+}
+
+impl Failure {
+    /// Whether the far end's TCP stack itself answered this attempt.
+    fn far_end_answered(&self) -> bool {
+        matches!(self, Failure::TurnedDown(_) | Failure::Status(_))
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connect(why)
+            | Failure::Silent(why)
+            | Failure::TurnedDown(why)
+            | Failure::Status(why) => f.write_str(why),
+        }
+    }
+}
+
 /// One attempt: connect, send the request, read the status line. `Ok` only for a complete
 /// `HTTP/1.x 200` line.
-fn attempt(addr: SocketAddr, request: &[u8], budget: Duration) -> Result<(), String> {
+fn attempt(addr: SocketAddr, request: &[u8], budget: Duration) -> Result<(), Failure> {
     let started = Instant::now();
-    let stream = TcpStream::connect_timeout(&addr, budget).map_err(|e| format!("connect: {e}"))?;
+    let stream = TcpStream::connect_timeout(&addr, budget)
+        .map_err(|e| Failure::Connect(format!("connect: {e}")))?;
     let left = budget
         .checked_sub(started.elapsed())
         .filter(|d| !d.is_zero())
-        .ok_or("attempt timed out after connect")?;
+        .ok_or_else(|| Failure::Silent("attempt timed out after connect".into()))?;
+    let socket = |e: std::io::Error| Failure::Connect(format!("socket: {e}"));
     stream
         .set_read_timeout(Some(left))
         .and_then(|()| stream.set_write_timeout(Some(left)))
-        .map_err(|e| format!("socket: {e}"))?;
-    stream
-        .set_nodelay(true)
-        .map_err(|e| format!("socket: {e}"))?;
+        .map_err(socket)?;
+    stream.set_nodelay(true).map_err(socket)?;
     (&stream)
         .write_all(request)
-        .map_err(|e| format!("send: {e}"))?;
+        .map_err(|e| Failure::TurnedDown(format!("send: {e}")))?;
     let mut line = String::new();
     BufReader::new(&stream)
         .read_line(&mut line)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                format!("connected, but no status line within {budget:.0?}")
+                Failure::Silent(format!("connected, but no status line within {budget:.0?}"))
             }
-            _ => format!("read: {e}"),
+            _ => Failure::TurnedDown(format!("read: {e}")),
         })?;
+    if line.is_empty() {
+        return Err(Failure::TurnedDown(
+            "connection closed without a response".into(),
+        ));
+    }
     if !line.ends_with('\n') {
-        return Err(if line.is_empty() {
-            "connection closed without a response".to_string()
-        } else {
-            format!("incomplete status line {:?}", line.trim_end())
-        });
+        return Err(Failure::Status(format!(
+            "incomplete status line {:?}",
+            line.trim_end()
+        )));
     }
     if is_ok_status_line(&line) {
         Ok(())
     } else {
-        Err(format!("status line {:?}", line.trim_end()))
+        Err(Failure::Status(format!(
+            "status line {:?}",
+            line.trim_end()
+        )))
     }
 }
 
@@ -374,7 +491,8 @@ mod tests {
             listening
         });
         let first =
-            wait_for_first_response(&target(port, Duration::from_secs(5)), launched, &[]).unwrap();
+            wait_for_first_response(&target(port, Duration::from_secs(5)), launched, &[], None)
+                .unwrap();
         let listening = server.join().unwrap();
         assert!(first.attempts > 1, "the listener was not there at first");
         (first.at - launched, listening, first.attempts)
@@ -445,7 +563,7 @@ mod tests {
             probe.attempt_timeout = Duration::from_millis(100);
             probe.connections = 10;
             interval = probe.interval();
-            let first = wait_for_first_response(&probe, launched, &[]).unwrap();
+            let first = wait_for_first_response(&probe, launched, &[], None).unwrap();
             server.join().unwrap();
             let measured = first.at - launched;
             assert!(
@@ -463,15 +581,145 @@ mod tests {
         );
     }
 
+    /// QEMU's user network once the guest's network is up but before it listens: the
+    /// first connections hang (SYNs that slirp queued before the guest answered ARP), later
+    /// ones are turned down at once (the guest resets a closed port), and from `ready_after`
+    /// every connection is served. Once anything was turned down, the probe must start
+    /// attempts at its fast cadence despite the hanging ones, so it sees readiness within a
+    /// few milliseconds; and it never opens two connections less than `retry_pause` apart.
+    #[test]
+    fn once_the_far_end_turns_attempts_down_the_probe_is_fast_and_paced() {
+        const TRIALS: usize = 5;
+        const HUNG: usize = 3;
+        let ready_after = Duration::from_millis(300);
+        let pause = Duration::from_millis(1);
+        let mut best_lag = Duration::MAX;
+        for _ in 0..TRIALS {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let launched = Instant::now();
+            let server = std::thread::spawn(move || {
+                let mut hung = Vec::new();
+                let mut accepted = Vec::new();
+                for stream in listener.incoming() {
+                    let mut stream = stream.unwrap();
+                    accepted.push(Instant::now());
+                    if hung.len() < HUNG {
+                        hung.push(stream);
+                    } else if launched.elapsed() < ready_after {
+                        drop(stream);
+                    } else {
+                        let mut buf = [0u8; 1024];
+                        let _ = stream.read(&mut buf);
+                        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                        return accepted;
+                    }
+                }
+                accepted
+            });
+            let mut probe = target(port, Duration::from_secs(5));
+            // A stagger of 50 ms: the hung attempts start at 0, 50 and 100 ms.
+            probe.attempt_timeout = Duration::from_millis(1500);
+            probe.connections = 30;
+            probe.retry_pause = pause;
+            let first = wait_for_first_response(&probe, launched, &[], None).unwrap();
+            let accepted = server.join().unwrap();
+            let measured = first.at - launched;
+            assert!(
+                measured >= ready_after,
+                "measured {measured:?} before readiness"
+            );
+            // Paced: no more connections than one per pause over the whole wait.
+            let most = measured.as_secs_f64() / pause.as_secs_f64() + 2.0;
+            assert!(
+                accepted.len() as f64 <= most,
+                "{} connections in {measured:?}: more than one per {pause:?}",
+                accepted.len()
+            );
+            best_lag = best_lag.min(measured - ready_after);
+            if best_lag <= pause + Duration::from_millis(2) {
+                break;
+            }
+        }
+        assert!(
+            best_lag <= pause + Duration::from_millis(2),
+            "readiness seen {best_lag:?} late at best of {TRIALS}"
+        );
+    }
+
+    /// A guest that drops SYNs to a closed port (as Hermit does): every connection made
+    /// before it listens hangs, so only a fresh attempt can see the listener. When the
+    /// guest says it listens, one attempt starts at once instead of at the next stagger tick.
+    #[test]
+    fn the_listening_news_starts_an_attempt_at_once() {
+        const TRIALS: usize = 5;
+        let ready_after = Duration::from_millis(200);
+        let mut best_lag = Duration::MAX;
+        for _ in 0..TRIALS {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let launched = Instant::now();
+            let news = StopFlag::default();
+            let server = {
+                let news = news.clone();
+                std::thread::spawn(move || {
+                    let mut hung = Vec::new();
+                    for stream in listener.incoming() {
+                        let mut stream = stream.unwrap();
+                        if launched.elapsed() < ready_after {
+                            hung.push(stream);
+                            if hung.len() == 1 {
+                                // The guest's ready line, printed when it starts listening.
+                                let news = news.clone();
+                                std::thread::spawn(move || {
+                                    std::thread::sleep(
+                                        ready_after.saturating_sub(launched.elapsed()),
+                                    );
+                                    news.raise();
+                                });
+                            }
+                            continue;
+                        }
+                        let mut buf = [0u8; 1024];
+                        let _ = stream.read(&mut buf);
+                        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                        return;
+                    }
+                })
+            };
+            let mut probe = target(port, Duration::from_secs(5));
+            probe.attempt_timeout = Duration::from_millis(1500);
+            probe.connections = 8;
+            probe.retry_pause = Duration::from_millis(1);
+            let first = wait_for_first_response(&probe, launched, &[], Some(&news)).unwrap();
+            server.join().unwrap();
+            let measured = first.at - launched;
+            assert!(
+                measured >= ready_after,
+                "measured {measured:?} before readiness"
+            );
+            assert!(first.answer <= measured, "the answer is part of the wait");
+            best_lag = best_lag.min(measured - ready_after);
+            if best_lag <= Duration::from_millis(3) {
+                break;
+            }
+        }
+        assert!(
+            best_lag <= Duration::from_millis(3),
+            "the listener was seen {best_lag:?} after its news at best of {TRIALS} (the stagger is 187 ms)"
+        );
+    }
+
     #[test]
     fn a_non_200_answer_is_not_a_first_response() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || serve(listener, "HTTP/1.1 503 Service Unavailable", 1000));
+        std::thread::spawn(move || serve(listener, "HTTP/1.1 503 Service Unavailable", usize::MAX));
         let err = wait_for_first_response(
             &target(port, Duration::from_millis(200)),
             Instant::now(),
             &[],
+            None,
         )
         .unwrap_err();
         let text = err.to_string();
@@ -485,8 +733,13 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let started = Instant::now();
-        let err = wait_for_first_response(&target(port, Duration::from_millis(300)), started, &[])
-            .unwrap_err();
+        let err = wait_for_first_response(
+            &target(port, Duration::from_millis(300)),
+            started,
+            &[],
+            None,
+        )
+        .unwrap_err();
         drop(listener);
         match err {
             ProbeError::TimedOut { attempts, .. } => assert!(attempts >= 2, "{attempts}"),
@@ -504,6 +757,7 @@ mod tests {
             &target(port, Duration::from_secs(30)),
             Instant::now(),
             &[&StopFlag::default(), &stop],
+            None,
         )
         .unwrap_err();
         assert!(matches!(err, ProbeError::Stopped(_)));

@@ -7,6 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::figure::{self, Figure};
 use crate::results::ResultRow;
 
 /// Permutations of the pooled samples drawn per test.
@@ -32,60 +33,13 @@ impl Default for Rule {
     }
 }
 
-/// A figure compared between two runs (lower is better for every one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Figure {
-    /// Time to first response.
-    Ttfr,
-    /// RSS after the first response.
-    Rss,
-    /// PSS after the first response.
-    Pss,
-    /// Stop time.
-    Stop,
-    /// Image size.
-    Image,
-}
-
-impl Figure {
-    /// Every figure compared.
-    pub const ALL: [Figure; 5] = [
-        Figure::Ttfr,
-        Figure::Rss,
-        Figure::Pss,
-        Figure::Stop,
-        Figure::Image,
-    ];
-
-    /// The CSV column it comes from.
-    pub fn column(self) -> &'static str {
-        match self {
-            Figure::Ttfr => "ttfr_ms",
-            Figure::Rss => "rss_bytes",
-            Figure::Pss => "pss_bytes",
-            Figure::Stop => "stop_ms",
-            Figure::Image => "image_bytes",
-        }
-    }
-
-    fn value(self, row: &ResultRow) -> Option<f64> {
-        match self {
-            Figure::Ttfr => row.ttfr_ms,
-            Figure::Rss => row.rss_bytes.map(|b| b as f64),
-            Figure::Pss => row.pss_bytes.map(|b| b as f64),
-            Figure::Stop => row.stop_ms,
-            Figure::Image => row.image_bytes.map(|b| b as f64),
-        }
-    }
-}
-
 /// The outcome for one figure of one wrap.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Comparison {
     /// The wrap.
     pub wrap: String,
     /// The figure.
-    pub figure: Figure,
+    pub figure: &'static Figure,
     /// Mean in the baseline.
     pub baseline_mean: f64,
     /// Mean in the candidate.
@@ -216,14 +170,14 @@ pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], rule: Rule) -> V
             ));
         }
     }
-    let samples = |rows: &[ResultRow], wrap: &str, figure: Figure| -> Vec<f64> {
+    let samples = |rows: &[ResultRow], wrap: &str, figure: &Figure| -> Vec<f64> {
         rows.iter()
             .filter(|r| r.ok && r.wrap == wrap)
-            .filter_map(|r| figure.value(r))
+            .filter_map(|r| (figure.value)(r))
             .collect()
     };
     for wrap in &wraps {
-        for figure in Figure::ALL {
+        for figure in figure::ALL.iter().copied().filter(|f| f.gated) {
             let (a, b) = (
                 samples(baseline, wrap, figure),
                 samples(candidate, wrap, figure),
@@ -275,7 +229,7 @@ mod tests {
         verdicts
             .comparisons
             .iter()
-            .find(|c| c.figure == Figure::Ttfr)
+            .find(|c| c.figure.column == figure::TTFR.column)
             .unwrap()
     }
 

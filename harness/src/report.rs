@@ -1,10 +1,12 @@
-//! The summary table: one row per wrap, each figure as its median with min–max, and for
-//! every wrap after the first its difference from the first (the baseline). Rendered for the
-//! terminal and as Markdown for slides and notes.
+//! The summary table: one row per wrap, each figure of the registry's table as its median
+//! with min–max, and for every wrap after the first its difference from the first (the
+//! baseline). Rendered for the terminal and as Markdown for slides and notes.
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::analysis::{Quantity, Relative, WrapSummary};
+use crate::analysis::{Relative, WrapSummary};
+use crate::figure::{self, Figure};
+use crate::image_size::COMPRESSION;
 use crate::regression::Comparison;
 use crate::scenario::TableLayout;
 use crate::stats::Summary;
@@ -18,11 +20,11 @@ pub enum Style {
     Markdown,
 }
 
-/// `median (min–max)` with `decimals` places; the median alone when every run agreed.
-pub fn median_with_range(summary: &Summary, decimals: usize) -> String {
-    let median = format!("{:.*}", decimals, summary.median);
-    let min = format!("{:.*}", decimals, summary.min);
-    let max = format!("{:.*}", decimals, summary.max);
+/// `median (min–max)` of `figure` in its unit; the median alone when every run agreed.
+pub fn median_with_range(figure: &Figure, summary: &Summary) -> String {
+    let median = figure.format(summary.median);
+    let min = figure.format(summary.min);
+    let max = figure.format(summary.max);
     if min == max {
         median
     } else {
@@ -30,93 +32,52 @@ pub fn median_with_range(summary: &Summary, decimals: usize) -> String {
     }
 }
 
+/// A figure's cell: `median (min–max)`, and its difference from `baseline` when given.
 fn cell(
-    summary: Option<&Summary>,
-    baseline: Option<&Summary>,
-    decimals: usize,
-    quantity: Quantity,
+    figure: &Figure,
+    summary: &WrapSummary,
+    baseline: Option<&WrapSummary>,
     separator: &str,
 ) -> String {
-    let Some(s) = summary else {
+    let Some(s) = summary.get(figure) else {
         return "missing".to_string();
     };
-    let mut text = median_with_range(s, decimals);
-    if let Some(relative) = Relative::of(Some(s), baseline, quantity) {
+    let mut text = median_with_range(figure, s);
+    if let Some(relative) = Relative::of(
+        Some(s),
+        baseline.and_then(|b| b.get(figure)),
+        figure.quantity,
+    ) {
         text.push_str(separator);
         text.push_str(&relative.to_string());
     }
     text
 }
 
-/// Image size, time to first response and RSS of a wrap, each against `baseline` when given.
-fn core_cells(s: &WrapSummary, baseline: Option<&WrapSummary>, separator: &str) -> [String; 3] {
-    let base = |get: fn(&WrapSummary) -> Option<&Summary>| baseline.and_then(get);
-    [
-        cell(
-            s.image_mb.as_ref(),
-            base(|b| b.image_mb.as_ref()),
-            2,
-            Quantity::Size,
-            separator,
-        ),
-        cell(
-            s.ttfr_s.as_ref(),
-            base(|b| b.ttfr_s.as_ref()),
-            3,
-            Quantity::Time,
-            separator,
-        ),
-        cell(
-            s.rss_mb.as_ref(),
-            base(|b| b.rss_mb.as_ref()),
-            1,
-            Quantity::Memory,
-            separator,
-        ),
-    ]
+/// The wrap a row is compared with: the first, for every row after it.
+fn baseline_of(summaries: &[WrapSummary], index: usize) -> Option<&WrapSummary> {
+    if index == 0 { None } else { summaries.first() }
 }
 
-/// The summary table of a run: rows are wraps, the first wrap is the baseline.
+/// The summary table of a run: rows are wraps, columns the table's figures; the first wrap
+/// is the baseline.
 pub fn summary_table(summaries: &[WrapSummary], style: Style) -> String {
     let (mut table, separator) = new_table(style);
     let with_min_memory = summaries.iter().any(|s| s.min_guest_memory_mb.is_some());
-    let mut header = vec![
-        "Wrap",
-        "Runs ok",
-        "Image size (MB)",
-        "Time to first response (s)",
-        "Memory RSS (MB)",
-        "Memory PSS (MB)",
-        "Stop (s)",
-    ];
+    let columns: Vec<&Figure> = figure::ALL.iter().copied().filter(|f| f.in_table).collect();
+    let mut header = vec!["Wrap".to_string(), "Runs ok".to_string()];
+    header.extend(columns.iter().map(|f| f.heading()));
     if with_min_memory {
-        header.push("Min guest RAM (MiB)");
+        header.push("Min guest RAM (MiB)".to_string());
     }
     table.set_header(header);
     for (i, s) in summaries.iter().enumerate() {
-        let baseline = if i == 0 { None } else { summaries.first() };
-        let base = |get: fn(&WrapSummary) -> Option<&Summary>| baseline.and_then(get);
+        let baseline = baseline_of(summaries, i);
         let mut row = vec![
             format!("{}{separator}{} ({})", s.label, s.kind, s.accel),
             format!("{}/{}", s.ok_runs, s.runs),
         ];
-        row.extend(core_cells(s, baseline, separator));
-        row.extend([
-            cell(
-                s.pss_mb.as_ref(),
-                base(|b| b.pss_mb.as_ref()),
-                1,
-                Quantity::Memory,
-                separator,
-            ),
-            cell(
-                s.stop_s.as_ref(),
-                base(|b| b.stop_s.as_ref()),
-                3,
-                Quantity::Time,
-                separator,
-            ),
-        ]);
+        row.extend(columns.iter().map(|f| cell(f, s, baseline, separator)));
         if with_min_memory {
             row.push(min_memory_cell(s));
         }
@@ -171,17 +132,19 @@ fn new_table(style: Style) -> (Table, &'static str) {
     (table, separator)
 }
 
-/// The talk's table, measured: image size, start time (to the first response) and memory,
-/// each with its difference from the first wrap, then the image's attack-surface facts and
-/// the observability hooks seen; the talk's published numbers follow for reference.
+/// The talk's table, measured: image size (apparent and compressed), start time (to the
+/// first response) and host memory, each with its difference from the first wrap, then the
+/// image's attack-surface facts and the observability hooks seen; the talk's published
+/// numbers follow for reference.
 pub fn talk_table(summaries: &[WrapSummary], style: Style) -> String {
     let (mut table, separator) = new_table(style);
     let with_min_memory = summaries.iter().any(|s| s.min_guest_memory_mb.is_some());
+    let image_heading = format!("On-disk image size (MB): apparent; {COMPRESSION}");
     let mut header = vec![
         "Shrink-wrap",
-        "On-disk image size (MB)",
+        image_heading.as_str(),
         "Start time (s)",
-        "Runtime memory overhead (MB)",
+        "Runtime memory overhead (MB): host memory",
     ];
     if with_min_memory {
         header.push("Min guest RAM (MiB)");
@@ -189,12 +152,18 @@ pub fn talk_table(summaries: &[WrapSummary], style: Style) -> String {
     header.extend(["Security (measured)", "APM (hooks seen)"]);
     table.set_header(header);
     for (i, s) in summaries.iter().enumerate() {
-        let baseline = if i == 0 { None } else { summaries.first() };
+        let baseline = baseline_of(summaries, i);
         let mut row = vec![format!(
             "{}{separator}{} ({}), {}/{} runs ok",
             s.label, s.kind, s.accel, s.ok_runs, s.runs
         )];
-        row.extend(core_cells(s, baseline, separator));
+        row.push(format!(
+            "apparent {}{separator}compressed {}",
+            cell(&figure::IMAGE, s, baseline, separator),
+            cell(&figure::IMAGE_COMPRESSED, s, baseline, separator)
+        ));
+        row.push(cell(&figure::TTFR, s, baseline, separator));
+        row.push(cell(&figure::HOST_MEMORY, s, baseline, separator));
         if with_min_memory {
             row.push(min_memory_cell(s));
         }
@@ -218,9 +187,11 @@ pub fn talk_table(summaries: &[WrapSummary], style: Style) -> String {
     format!(
         "{table}\n\n\
          Measured here: medians (min–max) of up to {runs} cold starts per wrap; differences are \
-         against the first row. Start time: launch request to the first HTTP 200. Memory: RSS \
-         of the instance's processes right after the first response (a VM: the whole QEMU \
-         process, the guest RAM it touched included). MB = 10^6 bytes.\n\n\
+         against the first row. Image size: the apparent bytes on disk, then the image \
+         compressed as one stream ({COMPRESSION}). Start time: launch request to the first \
+         HTTP 200. Memory: PSS of every host process that exists because the instance does, \
+         right after the first response (a container: its processes and its containerd shim; \
+         a VM: the whole QEMU process, the guest RAM it touched included). MB = 10^6 bytes.\n\n\
          For reference, the talk's own published numbers (not measured here, never compared):\n\n\
          {published}"
     )
@@ -249,7 +220,7 @@ pub fn comparison_table(comparisons: &[Comparison], style: Style) -> String {
         };
         table.add_row(vec![
             c.wrap.clone(),
-            c.figure.column().to_string(),
+            c.figure.column.to_string(),
             format!("{:.3}", c.baseline_mean),
             format!("{:.3}", c.candidate_mean),
             format!("{:+.1}%", c.change * 100.0),
@@ -300,13 +271,44 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
                 s.wrap
             ));
         }
-        if let Some(ttfr) = s.ttfr_s.filter(|t| t.outliers > 0) {
+        if let Some(lag) = s.get(&figure::PROBE_LAG) {
+            let answer = s
+                .get(&figure::PROBE_ANSWER)
+                .map(|a| {
+                    format!(
+                        ", of which the guest took {} ms ({}) to answer once it listened and a \
+                         connection was open",
+                        figure::PROBE_ANSWER.format(a.median),
+                        range(&figure::PROBE_ANSWER, a)
+                    )
+                })
+                .unwrap_or_default();
+            notes.push(format!(
+                "{}: the first 200 came {} ms ({}) after the guest's own ready line{answer} \
+                 (probe lag, medians of {})",
+                s.wrap,
+                figure::PROBE_LAG.format(lag.median),
+                range(&figure::PROBE_LAG, lag),
+                lag.count
+            ));
+        }
+        if let Some(ttfr) = s.get(&figure::TTFR).filter(|t| t.outliers > 0) {
             notes.push(format!(
                 "{}: {} of {} first-response times are outliers (modified Z-score > 3.5, over 5% off the median): something \
                  else may have run on the machine; consider more runs",
                 s.wrap, ttfr.outliers, ttfr.count
             ));
         }
+    }
+    for s in summaries
+        .iter()
+        .filter(|s| s.kind == "qemu" && s.kernel.starts_with("Linux"))
+    {
+        notes.push(format!(
+            "{}: its boot file is a bzImage, itself compressed (kernel and built-in initramfs): \
+             its apparent size is not the size of what it unpacks to",
+            s.wrap
+        ));
     }
     if summaries
         .iter()
@@ -328,6 +330,15 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
     notes
 }
 
+/// `min–max` of a figure in its unit.
+fn range(figure: &Figure, summary: &Summary) -> String {
+    format!(
+        "{}–{}",
+        figure.format(summary.min),
+        figure.format(summary.max)
+    )
+}
+
 /// How many distinct failure reasons are listed per wrap.
 const MAX_ERRORS_SHOWN: usize = 3;
 
@@ -346,10 +357,10 @@ mod tests {
 
     #[test]
     fn median_and_range_formatting() {
-        let s = Summary::of(&[0.2, 0.1, 0.3]).unwrap();
-        assert_eq!(median_with_range(&s, 3), "0.200 (0.100–0.300)");
-        let same = Summary::of(&[1.31, 1.31]).unwrap();
-        assert_eq!(median_with_range(&same, 2), "1.31");
+        let s = Summary::of(&[200.0, 100.0, 300.0]).unwrap();
+        assert_eq!(median_with_range(&figure::TTFR, &s), "0.200 (0.100–0.300)");
+        let same = Summary::of(&[1_310_000.0, 1_312_000.0]).unwrap();
+        assert_eq!(median_with_range(&figure::IMAGE, &same), "1.31");
     }
 
     #[test]
@@ -360,14 +371,15 @@ mod tests {
         vm.accel = "tcg".into();
         vm.image_bytes = Some(656_264);
         vm.ttfr_ms = Some(90.625);
-        vm.rss_bytes = Some(6_200_000);
-        vm.pss_bytes = None;
+        vm.host_memory_bytes = Some(9_000_000);
+        vm.stop_ms = None;
         let mut c = sample_row("container", 1);
         c.label = "Container".into();
         let table = summary_table(&summarize(&[c, vm]), Style::Markdown);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "{table}");
-        assert!(lines[0].contains("Time to first response (s)"));
+        assert!(lines[0].contains("First response (s)"));
+        assert!(lines[0].contains("Image compressed (MB)"));
         assert!(
             lines[2].starts_with("| Container<br>container (native)"),
             "{}",
@@ -376,7 +388,7 @@ mod tests {
         assert!(lines[2].contains("| 0.181 "), "{}", lines[2]);
         assert!(lines[3].contains("0.66<br>50% smaller"), "{}", lines[3]);
         assert!(lines[3].contains("0.091<br>2.0x faster"), "{}", lines[3]);
-        assert!(lines[3].contains("6.2<br>2.0x more"), "{}", lines[3]);
+        assert!(lines[3].contains("9.0<br>2.0x more"), "{}", lines[3]);
         assert!(lines[3].contains("| missing "), "{}", lines[3]);
     }
 

@@ -64,16 +64,27 @@ pub struct ResultRow {
     pub ok: bool,
     /// Why the run failed or which figures are missing; empty when everything was measured.
     pub error: String,
-    /// Image size on disk, bytes (see README for the exact definition per kind).
+    /// Image size on disk, apparent bytes (see README for the exact definition per kind).
     pub image_bytes: Option<u64>,
+    /// The image compressed as one stream with `crate::image_size::COMPRESSION`, bytes.
+    #[serde(default)]
+    pub image_compressed_bytes: Option<u64>,
     /// Launch request to first complete `HTTP/1.x 200` status line, milliseconds.
     pub ttfr_ms: Option<f64>,
+    /// PSS of every host process that exists because the instance exists, right after the
+    /// first response, bytes (containers: workload, docker-init and the containerd shim;
+    /// VMs: the QEMU process).
+    #[serde(default)]
+    pub host_memory_bytes: Option<u64>,
     /// Resident set size of every process of the instance after the first response, bytes.
     pub rss_bytes: Option<u64>,
     /// Proportional set size of the same processes, bytes.
     pub pss_bytes: Option<u64>,
     /// Container cgroup memory usage minus inactive file pages, bytes.
     pub cgroup_bytes: Option<u64>,
+    /// RSS of a VM's guest RAM mapping (the guest memory touched), bytes.
+    #[serde(default)]
+    pub guest_ram_bytes: Option<u64>,
     /// VMM overhead: RSS of every QEMU mapping that is not guest RAM, bytes.
     pub vmm_overhead_bytes: Option<u64>,
     /// Stop request until the instance has exited, milliseconds.
@@ -88,6 +99,15 @@ pub struct ResultRow {
     pub first_output_ms: Option<f64>,
     /// Phase: the guest's own "listening" line on the console, ms after launch.
     pub ready_line_ms: Option<f64>,
+    /// `ttfr_ms - ready_line_ms`: how long after the guest said it listens the probe saw
+    /// its first `200`.
+    #[serde(default)]
+    pub probe_lag_ms: Option<f64>,
+    /// The instance's own answer time, the part of `ttfr_ms` no probe can shorten: from the
+    /// later of the winning attempt's connect and the guest's ready line (as the probe heard
+    /// of it) to the status line, milliseconds.
+    #[serde(default)]
+    pub probe_answer_ms: Option<f64>,
     /// Guest RAM given to a VM, MiB.
     pub guest_memory_mb: Option<u32>,
     /// Probe attempts until the first `200`.
@@ -182,10 +202,13 @@ pub(crate) mod tests {
             ok: true,
             error: String::new(),
             image_bytes: Some(1_312_528),
+            image_compressed_bytes: Some(600_000),
             ttfr_ms: Some(181.25),
+            host_memory_bytes: Some(4_500_000),
             rss_bytes: Some(3_100_000),
             pss_bytes: Some(1_500_000),
             cgroup_bytes: Some(900_000),
+            guest_ram_bytes: None,
             vmm_overhead_bytes: None,
             stop_ms: Some(12.5),
             created_ms: Some(20.0),
@@ -193,6 +216,8 @@ pub(crate) mod tests {
             qmp_ready_ms: None,
             first_output_ms: None,
             ready_line_ms: None,
+            probe_lag_ms: None,
+            probe_answer_ms: Some(0.2),
             guest_memory_mb: None,
             probe_attempts: Some(31),
             min_guest_memory_mb: None,
@@ -274,5 +299,43 @@ pub(crate) mod tests {
             })
             .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{header:?}");
+        for figure in crate::figure::ALL {
+            assert!(
+                header.contains(&figure.column),
+                "no column {}",
+                figure.column
+            );
+        }
+    }
+
+    #[test]
+    fn files_from_before_the_newer_columns_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        ResultsWriter::create(&path)
+            .unwrap()
+            .write(&sample_row("a", 1))
+            .unwrap();
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let newer = [
+            "image_compressed_bytes",
+            "host_memory_bytes",
+            "guest_ram_bytes",
+            "probe_lag_ms",
+            "probe_answer_ms",
+        ];
+        let keep: Vec<usize> = (0..header.len())
+            .filter(|&i| !newer.contains(&&header[i]))
+            .collect();
+        let mut old = csv::Writer::from_writer(Vec::new());
+        for record in std::iter::once(header).chain(reader.records().map(Result::unwrap)) {
+            old.write_record(keep.iter().map(|&i| &record[i])).unwrap();
+        }
+        let old_path = dir.path().join("old.csv");
+        std::fs::write(&old_path, old.into_inner().unwrap()).unwrap();
+        let rows = read_results(&old_path).unwrap();
+        assert_eq!(rows[0].ttfr_ms, Some(181.25));
+        assert_eq!(rows[0].host_memory_bytes, None);
     }
 }

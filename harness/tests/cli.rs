@@ -104,7 +104,7 @@ fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}\n{stdout}", stderr(&output));
-    assert!(stdout.contains("Time to first response (s)"), "{stdout}");
+    assert!(stdout.contains("First response (s)"), "{stdout}");
     assert!(stdout.contains("2/2"), "{stdout}");
     let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and two rows: {csv}");

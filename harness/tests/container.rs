@@ -68,6 +68,7 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
     let rows = read_results(&out.path().join(RESULTS_FILE)).unwrap();
     assert_eq!(rows, outcome.rows, "every row is on disk");
     assert_eq!(rows.len(), 3);
+    let shim_pss = independent_shim_pss();
     let (docker, runtime) = connect().await.unwrap();
     let tag = {
         let filters = HashMap::from([(
@@ -105,6 +106,12 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
         assert!(row.rss_bytes.unwrap() > 0);
         assert!(row.pss_bytes.unwrap() > 0);
         assert!(row.cgroup_bytes.unwrap() > 0);
+        // Host memory counts the shim too: its share against a shim read from /proc.
+        let shim = row.host_memory_bytes.unwrap() - row.pss_bytes.unwrap();
+        assert!(
+            shim as f64 > 0.5 * shim_pss && (shim as f64) < 2.0 * shim_pss,
+            "host memory exceeds the workload's PSS by {shim} bytes; a shim's PSS is {shim_pss}"
+        );
         assert!(row.stop_ms.unwrap() > 0.0);
         assert!(!row.host.is_empty() && !row.timestamp.is_empty());
     }
@@ -125,6 +132,65 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
         .await
         .unwrap();
     assert!(dangling.is_empty(), "dangling images: {dangling:?}");
+}
+
+/// The PSS of a containerd shim read straight from /proc, for a container started with the
+/// docker CLI (the same image, idle): an independent reading of what a shim costs.
+fn independent_shim_pss() -> f64 {
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let image = docker(&["images", "-q", "shrinkwrap/hello-rust-static"]);
+    let image = image
+        .lines()
+        .next()
+        .expect("the hello-rust image exists")
+        .to_string();
+    let id = docker(&[
+        "run",
+        "-d",
+        "--init",
+        "--network",
+        "host",
+        "--label",
+        "org.shrinkwrap.harness=test",
+        &image,
+        "/hello-rust",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]);
+    let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &id]);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let cmdline = std::fs::read_to_string(format!("/proc/{ppid}/cmdline")).unwrap();
+    let rollup = std::fs::read_to_string(format!("/proc/{ppid}/smaps_rollup")).unwrap();
+    docker(&["rm", "-f", &id]);
+    assert!(cmdline.contains("containerd-shim"), "{cmdline}");
+    let kib: f64 = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib * 1024.0
 }
 
 /// Launches the hello-rust container once with `settings` (TOML lines of the wrap), and

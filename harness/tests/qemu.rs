@@ -183,6 +183,45 @@ async fn boots_and_measures_the_hermit_unikernel() {
         assert!(row.rss_bytes.unwrap() > 0 && row.pss_bytes.unwrap() > 0);
         assert!(row.vmm_overhead_bytes.unwrap() > 0);
         assert!(row.vmm_overhead_bytes.unwrap() < row.rss_bytes.unwrap());
+        // The split adds up (RSS read twice, a moment apart: within 2 MB).
+        let split = row.guest_ram_bytes.unwrap() + row.vmm_overhead_bytes.unwrap();
+        assert!(
+            split.abs_diff(row.rss_bytes.unwrap()) < 2_000_000,
+            "guest RAM + VMM = {split}, RSS {}",
+            row.rss_bytes.unwrap()
+        );
+        assert!(row.guest_ram_bytes.unwrap() <= 64 << 20);
+        assert_eq!(
+            row.host_memory_bytes, row.pss_bytes,
+            "QEMU is the whole host cost"
+        );
+        // The probe against the guest's own ready line: what the probe adds beyond the
+        // guest's own answer time stays within a generous 20 ms (about 1 ms measured).
+        let lag = row.probe_lag_ms.unwrap();
+        let answer = row.probe_answer_ms.unwrap();
+        assert!((lag - (ttfr - ready)).abs() < 1e-6);
+        assert!(
+            lag - answer < 20.0,
+            "the probe saw the listener {:.1} ms after it could answer (lag {lag:.1} ms)",
+            lag - answer
+        );
+        // Sizes against an independent reading: the boot files as they lie on disk.
+        let dir = std::fs::read_dir(cache.dir.join("images"))
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with("hermit-"))
+            .unwrap()
+            .path();
+        let on_disk: u64 = ["hermit-loader", "hello-rust"]
+            .iter()
+            .map(|f| std::fs::metadata(dir.join(f)).unwrap().len())
+            .sum();
+        assert_eq!(
+            image, on_disk,
+            "image_bytes is the boot files' apparent size"
+        );
+        let compressed = row.image_compressed_bytes.unwrap();
+        assert!(compressed < image, "compressed {compressed} of {image}");
         assert!(row.stop_ms.unwrap() > 0.0);
         assert_eq!(row.guest_memory_mb, Some(64));
     }

@@ -21,7 +21,8 @@ use super::{
     LaunchContext, Measurement, PrepareContext, Wrap, WrapError, probe_target, run_blocking,
 };
 use crate::contents::{self, Contents};
-use crate::memory::{MemoryCgroup, process_memory};
+use crate::image_size::{self, CachedFacts, FactsCache};
+use crate::memory::{self, MemoryCgroup, process_memory};
 use crate::probe::{self, ProbeTarget, StopFlag};
 use crate::scenario::{ContainerSpec, Launch, WrapSpec};
 
@@ -43,9 +44,13 @@ pub struct ContainerWrap {
     docker: Docker,
     image: String,
     image_bytes: u64,
-    contents: Result<Contents, String>,
+    /// The saved image compressed, and its contents, or why they are unknown.
+    saved: Result<SavedImage, String>,
     runtime_version: String,
 }
+
+/// What the engine's saved tarball of an image (every layer) tells.
+type SavedImage = CachedFacts<Contents>;
 
 fn docker_error(what: &str, error: bollard::errors::Error) -> WrapError {
     WrapError::Docker(format!("{what}: {}", engine_message(&error)))
@@ -129,14 +134,15 @@ impl ContainerWrap {
             .ok_or_else(|| {
                 WrapError::Docker(format!("the engine reports no size for image {image}"))
             })?;
-        let contents = image_contents(&docker, &image).await;
+        let identity = inspect.id.clone().unwrap_or_else(|| image.clone());
+        let saved = saved_image(&docker, &image, &identity, &context.cache.dir).await;
         Ok(ContainerWrap {
             spec,
             container,
             docker,
             image,
             image_bytes,
-            contents,
+            saved,
             runtime_version,
         })
     }
@@ -184,7 +190,7 @@ impl ContainerWrap {
             let give_up = give_up.clone();
             let interrupt = context.interrupt.clone();
             tokio::task::spawn_blocking(move || {
-                probe::wait_for_first_response(&target, launched, &[&give_up, &interrupt])
+                probe::wait_for_first_response(&target, launched, &[&give_up, &interrupt], None)
             })
         };
         if let Err(e) = self.docker.start_container(id, None).await {
@@ -218,6 +224,7 @@ impl ContainerWrap {
         match first {
             Ok(Ok(first)) => {
                 measurement.ttfr = Some(first.at - launched);
+                measurement.probe_answer = Some(first.answer);
                 measurement.probe_attempts = Some(first.attempts);
                 Ok(())
             }
@@ -251,12 +258,28 @@ impl ContainerWrap {
                 return;
             }
         };
-        match cgroup.pids().and_then(|pids| process_memory(&pids)) {
+        let pids = match cgroup.pids() {
+            Ok(pids) => pids,
+            Err(e) => {
+                measurement.note(format!("memory: {e}"));
+                return;
+            }
+        };
+        match process_memory(&pids) {
             Ok(memory) => {
                 measurement.rss_bytes = Some(memory.rss_bytes);
                 measurement.pss_bytes = Some(memory.pss_bytes);
             }
             Err(e) => measurement.note(format!("rss/pss: {e}")),
+        }
+        // The host's cost of the instance: its processes and the shim that exists for it.
+        match container_shim(pid, id).and_then(|shim| {
+            let mut all = pids.clone();
+            all.push(shim);
+            process_memory(&all)
+        }) {
+            Ok(memory) => measurement.host_memory_bytes = Some(memory.pss_bytes),
+            Err(e) => measurement.note(format!("host memory: {e}")),
         }
         match cgroup.working_set_bytes() {
             Ok(bytes) => measurement.cgroup_bytes = Some(bytes),
@@ -301,8 +324,18 @@ impl Wrap for ContainerWrap {
         self.image_bytes
     }
 
+    fn image_compressed_bytes(&self) -> Result<u64, &str> {
+        self.saved
+            .as_ref()
+            .map(|saved| saved.compressed_bytes)
+            .map_err(String::as_str)
+    }
+
     fn contents(&self) -> Result<&Contents, &str> {
-        self.contents.as_ref().map_err(String::as_str)
+        self.saved
+            .as_ref()
+            .map(|saved| &saved.extra)
+            .map_err(String::as_str)
     }
 
     async fn launch_once(&self, context: &LaunchContext, _run_name: &str) -> Measurement {
@@ -409,6 +442,23 @@ impl Wrap for ContainerWrap {
     }
 }
 
+/// The containerd shim of the container whose init process is `pid`: its parent, which
+/// must be a `containerd-shim` naming the container's id.
+fn container_shim(pid: u32, id: &str) -> Result<u32, memory::MemoryError> {
+    let shim = memory::parent_pid(pid)?;
+    let command = memory::command_line(shim)?;
+    if command.contains("containerd-shim") && command.contains(id) {
+        Ok(shim)
+    } else {
+        Err(memory::MemoryError::Format {
+            path: format!("/proc/{shim}/cmdline").into(),
+            what: format!(
+                "the parent of the container's init is not its containerd shim: {command}"
+            ),
+        })
+    }
+}
+
 /// The label every container and image of the harness carries.
 fn harness_label() -> HashMap<String, String> {
     HashMap::from([(
@@ -463,8 +513,18 @@ pub async fn remove_labelled_images(docker: &Docker) -> usize {
     removed
 }
 
-/// The image's files, read from the engine's saved tarball of it (every layer).
-async fn image_contents(docker: &Docker, image: &str) -> Result<Contents, String> {
+/// The engine's saved tarball of the image (every layer), compressed with the one method
+/// of every `image_compressed_bytes`, and the files it holds; read once per image id.
+async fn saved_image(
+    docker: &Docker,
+    image: &str,
+    identity: &str,
+    cache_dir: &Path,
+) -> Result<SavedImage, String> {
+    let cache = FactsCache::new(cache_dir);
+    if let Some(saved) = cache.load(identity) {
+        return Ok(saved);
+    }
     let mut tarball = Vec::new();
     let mut stream = docker.export_image(image);
     while let Some(chunk) = stream.next().await {
@@ -473,8 +533,20 @@ async fn image_contents(docker: &Docker, image: &str) -> Result<Contents, String
         );
     }
     let host_kernel = crate::host::HostFacts::read().kernel;
-    contents::from_saved_image(&tarball, &host_kernel)
-        .map_err(|e| format!("reading the saved image {image}: {e}"))
+    let (compressed, contents) = run_blocking(|| {
+        (
+            image_size::compressed_size(&tarball[..]),
+            contents::from_saved_image(&tarball, &host_kernel),
+        )
+    });
+    let saved = SavedImage {
+        identity: identity.to_string(),
+        compressed_bytes: compressed
+            .map_err(|e| format!("compressing the saved image {image}: {e}"))?,
+        extra: contents.map_err(|e| format!("reading the saved image {image}: {e}"))?,
+    };
+    cache.store(&saved);
+    Ok(saved)
 }
 
 /// Builds `tag` from a `FROM scratch` context holding `rootfs` (never pulls).

@@ -67,12 +67,18 @@ pub struct Measurement {
     pub ttfr: Option<Duration>,
     /// Probe attempts until the first `200`.
     pub probe_attempts: Option<u32>,
+    /// The far end's own answer time (see [`crate::probe::FirstResponse::answer`]).
+    pub probe_answer: Option<Duration>,
+    /// PSS of every host process that exists because the instance exists.
+    pub host_memory_bytes: Option<u64>,
     /// RSS of the instance's processes after the first response.
     pub rss_bytes: Option<u64>,
     /// PSS of the same processes.
     pub pss_bytes: Option<u64>,
     /// Container cgroup usage minus inactive file.
     pub cgroup_bytes: Option<u64>,
+    /// RSS of the guest RAM mapping (VMs): the guest memory touched.
+    pub guest_ram_bytes: Option<u64>,
     /// VMM RSS outside guest RAM.
     pub vmm_overhead_bytes: Option<u64>,
     /// Stop request to exit.
@@ -107,9 +113,16 @@ pub trait Wrap: Send + Sync {
     fn accel(&self) -> &str;
     /// On-disk image size, as defined for this kind.
     fn image_bytes(&self) -> u64;
+    /// The image compressed as one stream with [`crate::image_size::COMPRESSION`], or why
+    /// that is unknown.
+    fn image_compressed_bytes(&self) -> Result<u64, &str>;
     /// What the image holds (files, executables, shells, setuid, kernel), or why that is
     /// unknown.
     fn contents(&self) -> Result<&Contents, &str>;
+    /// The measured accelerator verdict and its evidence, when `auto` chose it.
+    fn accel_verdict(&self) -> Option<&crate::accel::Verdict> {
+        None
+    }
     /// Guest RAM given to each instance, for VMs.
     fn guest_memory_mb(&self) -> Option<u32> {
         None

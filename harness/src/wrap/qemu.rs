@@ -13,9 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::{
     LaunchContext, Measurement, PrepareContext, Wrap, WrapError, probe_target, run_blocking,
 };
-use crate::accel::{self, Accel};
+use crate::accel::{self, Accel, ProbeGuest, Verdict};
 use crate::contents::{self, Contents};
-use crate::memory::{process_memory, vmm_overhead_bytes};
+use crate::image_size::{self, CachedFacts, FactsCache};
+use crate::memory::{process_memory, vmm_split};
 use crate::probe::{self, StopFlag};
 use crate::qmp::QmpClient;
 use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
@@ -32,8 +33,10 @@ pub struct QemuWrap {
     initrd: Option<PathBuf>,
     disks: Vec<PathBuf>,
     accel: Accel,
+    accel_verdict: Option<Verdict>,
     runtime_version: String,
     image_bytes: u64,
+    image_compressed_bytes: Result<u64, String>,
     contents: Result<Contents, String>,
 }
 
@@ -59,27 +62,29 @@ pub async fn qemu_version(binary: &str) -> Result<String, WrapError> {
     Ok(first.replace("emulator version ", ""))
 }
 
-/// The accelerator for a wrap: as configured, or by the measured probe for `auto`.
+/// The accelerator for a wrap: as configured, or by the measured probe for `auto` (then
+/// with the probe's verdict and evidence).
 async fn choose_accel(
-    choice: AccelChoice,
-    binary: &str,
+    qemu: &QemuSpec,
     version: &str,
     cache_dir: &Path,
-) -> Result<Accel, WrapError> {
-    match choice {
-        AccelChoice::Tcg => Ok(Accel::Tcg),
-        AccelChoice::Kvm => accel::kvm_available().map(|()| Accel::Kvm).map_err(|why| {
-            WrapError::Qemu(format!(
-                "accel = \"kvm\" but KVM cannot be used ({why}): use accel = \"auto\" or \"tcg\""
-            ))
-        }),
+) -> Result<(Accel, Option<Verdict>), WrapError> {
+    match qemu.accel {
+        AccelChoice::Tcg => Ok((Accel::Tcg, None)),
+        AccelChoice::Kvm => accel::kvm_available()
+            .map(|()| (Accel::Kvm, None))
+            .map_err(|why| {
+                WrapError::Qemu(format!(
+                    "accel = \"kvm\" but KVM cannot be used ({why}): use accel = \"auto\" or \"tcg\""
+                ))
+            }),
         AccelChoice::Auto => {
-            let host = crate::host::HostFacts::read().name;
-            let verdict = accel::cached_verdict(binary, version, &host, cache_dir)
+            let guest = ProbeGuest::for_wrap(&qemu.machine, &qemu.cpu);
+            let verdict = accel::cached_verdict(&qemu.binary, version, &guest, cache_dir)
                 .await
                 .map_err(|e| WrapError::Qemu(e.to_string()))?;
-            tracing::debug!(accel = verdict.accel.name(), reason = %verdict.reason, "accelerator chosen");
-            Ok(verdict.accel)
+            tracing::debug!(verdict = %verdict.describe(), "accelerator chosen");
+            Ok((verdict.accel, Some(verdict)))
         }
     }
 }
@@ -170,16 +175,22 @@ impl QemuWrap {
             .iter()
             .map(|d| check("qemu.disks entry", d))
             .collect::<Result<Vec<_>, _>>()?;
-        let image_bytes = kernel
+        let boot_files: Vec<&Path> = kernel
             .iter()
             .chain(&initrd)
             .chain(&disks)
+            .map(PathBuf::as_path)
+            .collect();
+        let image_bytes = boot_files
+            .iter()
             .map(|p| {
                 std::fs::metadata(p)
                     .map(|m| m.len())
                     .map_err(|e| WrapError::Qemu(format!("reading {}: {e}", p.display())))
             })
             .sum::<Result<u64, _>>()?;
+        let image_compressed_bytes =
+            run_blocking(|| compressed_boot_files(&boot_files, &context.cache.dir));
         let contents = match &qemu.contents {
             Some(list) => {
                 let list = check("qemu.contents", list)?;
@@ -196,13 +207,8 @@ impl QemuWrap {
             None => Err("a disk image's files are not listed: set qemu.contents".to_string()),
         };
         (context.progress)("choosing the accelerator");
-        let accel = choose_accel(
-            qemu.accel,
-            &qemu.binary,
-            &runtime_version,
-            &context.cache.dir,
-        )
-        .await?;
+        let (accel, accel_verdict) =
+            choose_accel(&qemu, &runtime_version, &context.cache.dir).await?;
         Ok(QemuWrap {
             spec,
             qemu: *qemu,
@@ -210,8 +216,10 @@ impl QemuWrap {
             initrd,
             disks,
             accel,
+            accel_verdict,
             runtime_version,
             image_bytes,
+            image_compressed_bytes,
             contents,
         })
     }
@@ -290,8 +298,16 @@ struct Console {
     last_line: String,
 }
 
-/// Copies the console to `log`, timing the first byte and the ready line, and raises
-/// `fatal` when a fatal line appears.
+/// What the console watcher raises.
+struct ConsoleFlags {
+    /// A fatal line appeared: the launch ends.
+    fatal: StopFlag,
+    /// The ready line appeared: the probe looks at once.
+    listening: StopFlag,
+}
+
+/// Copies the console to `log`, timing the first byte and the ready line, and raises its
+/// flags when the ready line or a fatal line appears.
 async fn watch_console(
     mut stdout: tokio::process::ChildStdout,
     log: PathBuf,
@@ -299,7 +315,7 @@ async fn watch_console(
     ready_line: Option<String>,
     fatal_lines: Vec<String>,
     console: Arc<Mutex<Console>>,
-    fatal: StopFlag,
+    flags: ConsoleFlags,
 ) {
     let Ok(mut file) = tokio::fs::File::create(&log).await else {
         return;
@@ -322,10 +338,11 @@ async fn watch_console(
             if state.ready_line.is_none() && ready_line.as_deref().is_some_and(|r| line.contains(r))
             {
                 state.ready_line = Some(now);
+                flags.listening.raise();
             }
             if state.fatal_line.is_none() && fatal_lines.iter().any(|f| line.contains(f.as_str())) {
                 state.fatal_line = Some(line.clone());
-                fatal.raise();
+                flags.fatal.raise();
             }
             if !line.trim().is_empty() {
                 state.last_line = line;
@@ -333,6 +350,23 @@ async fn watch_console(
         }
     }
     let _ = file.flush().await;
+}
+
+/// The boot files compressed as one stream, cached by their content.
+fn compressed_boot_files(files: &[&Path], cache_dir: &Path) -> Result<u64, String> {
+    let failed = |e: std::io::Error| format!("compressing the boot files: {e}");
+    let identity = image_size::files_identity(files).map_err(failed)?;
+    let cache = FactsCache::new(cache_dir);
+    if let Some(facts) = cache.load::<()>(&identity) {
+        return Ok(facts.compressed_bytes);
+    }
+    let compressed_bytes = image_size::compressed_size_of_files(files).map_err(failed)?;
+    cache.store(&CachedFacts {
+        identity,
+        compressed_bytes,
+        extra: (),
+    });
+    Ok(compressed_bytes)
 }
 
 /// The last line of QEMU's own stderr, for errors.
@@ -366,8 +400,19 @@ impl Wrap for QemuWrap {
         self.image_bytes
     }
 
+    fn image_compressed_bytes(&self) -> Result<u64, &str> {
+        self.image_compressed_bytes
+            .as_ref()
+            .copied()
+            .map_err(String::as_str)
+    }
+
     fn contents(&self) -> Result<&Contents, &str> {
         self.contents.as_ref().map_err(String::as_str)
+    }
+
+    fn accel_verdict(&self) -> Option<&Verdict> {
+        self.accel_verdict.as_ref()
     }
 
     fn guest_memory_mb(&self) -> Option<u32> {
@@ -435,6 +480,7 @@ impl Wrap for QemuWrap {
         let pid = child.id();
 
         let give_up = StopFlag::default();
+        let listening = StopFlag::default();
         let console = Arc::new(Mutex::new(Console::default()));
         let console_task = child.stdout.take().map(|stdout| {
             tokio::spawn(watch_console(
@@ -444,7 +490,10 @@ impl Wrap for QemuWrap {
                 self.qemu.ready_line.clone(),
                 self.qemu.fatal_lines.clone(),
                 Arc::clone(&console),
-                give_up.clone(),
+                ConsoleFlags {
+                    fatal: give_up.clone(),
+                    listening: listening.clone(),
+                },
             ))
         });
         let qmp_task = {
@@ -458,9 +507,15 @@ impl Wrap for QemuWrap {
         let mut probe = {
             let target = target.clone();
             let give_up = give_up.clone();
+            let listening = listening.clone();
             let interrupt = context.interrupt.clone();
             tokio::task::spawn_blocking(move || {
-                probe::wait_for_first_response(&target, launched, &[&give_up, &interrupt])
+                probe::wait_for_first_response(
+                    &target,
+                    launched,
+                    &[&give_up, &interrupt],
+                    Some(&listening),
+                )
             })
         };
 
@@ -468,6 +523,7 @@ impl Wrap for QemuWrap {
             first = &mut probe => match first {
                 Ok(Ok(first)) => {
                     m.ttfr = Some(first.at - launched);
+                    m.probe_answer = Some(first.answer);
                     m.probe_attempts = Some(first.attempts);
                     Ok(())
                 }
@@ -493,12 +549,17 @@ impl Wrap for QemuWrap {
                 Ok(memory) => {
                     m.rss_bytes = Some(memory.rss_bytes);
                     m.pss_bytes = Some(memory.pss_bytes);
+                    // QEMU spawns no helper: the process is the instance's whole host cost.
+                    m.host_memory_bytes = Some(memory.pss_bytes);
                 }
                 Err(e) => m.note(format!("rss/pss: {e}")),
             }
-            match vmm_overhead_bytes(pid, u64::from(self.qemu.memory_mb) << 20) {
-                Ok(bytes) => m.vmm_overhead_bytes = Some(bytes),
-                Err(e) => m.note(format!("vmm overhead: {e}")),
+            match vmm_split(pid, u64::from(self.qemu.memory_mb) << 20) {
+                Ok(split) => {
+                    m.guest_ram_bytes = Some(split.guest_ram_bytes);
+                    m.vmm_overhead_bytes = Some(split.vmm_overhead_bytes);
+                }
+                Err(e) => m.note(format!("guest RAM / VMM split: {e}")),
             }
         }
         let mut body_ok = first_response.is_ok();
