@@ -260,7 +260,7 @@ async fn kvm_samples(
                     )),
                 );
             }
-            Err(e) => return (times, Some(format!("KVM failed: {e}"))),
+            Err(AccelError::Probe(why)) => return (times, Some(format!("KVM failed: {why}"))),
         }
     }
     (times, None)

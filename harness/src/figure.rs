@@ -71,186 +71,148 @@ fn bytes(value: Option<u64>) -> Option<f64> {
     value.map(|b| b as f64)
 }
 
+/// A figure in bytes, read in MB with one decimal, shown nowhere until an entry says so.
+const fn in_megabytes(
+    column: &'static str,
+    title: &'static str,
+    quantity: Quantity,
+    value: fn(&ResultRow) -> Option<f64>,
+) -> Figure {
+    Figure {
+        column,
+        title,
+        quantity,
+        unit: "MB",
+        scale: BYTES_TO_MB,
+        decimals: 1,
+        per_image: false,
+        in_table: false,
+        in_plot: false,
+        gated: false,
+        value,
+    }
+}
+
+/// A duration in milliseconds, read in `unit`: `s` with three decimals or `ms` with one;
+/// shown nowhere until an entry says so.
+const fn duration(
+    column: &'static str,
+    title: &'static str,
+    unit: &'static str,
+    value: fn(&ResultRow) -> Option<f64>,
+) -> Figure {
+    let seconds = unit.len() == 1;
+    Figure {
+        column,
+        title,
+        quantity: Quantity::Time,
+        unit,
+        scale: if seconds { MS_TO_S } else { 1.0 },
+        decimals: if seconds { 3 } else { 1 },
+        per_image: false,
+        in_table: false,
+        in_plot: false,
+        gated: false,
+        value,
+    }
+}
+
 /// Apparent bytes of the image on disk.
 pub const IMAGE: Figure = Figure {
-    column: "image_bytes",
-    title: "Image size",
-    quantity: Quantity::Size,
-    unit: "MB",
-    scale: BYTES_TO_MB,
     decimals: 2,
     per_image: true,
     in_table: true,
     in_plot: true,
     gated: true,
-    value: |r| bytes(r.image_bytes),
+    ..in_megabytes("image_bytes", "Image size", Quantity::Size, |r| {
+        bytes(r.image_bytes)
+    })
 };
 
 /// The image compressed as one stream ([`crate::image_size::COMPRESSION`]).
 pub const IMAGE_COMPRESSED: Figure = Figure {
-    column: "image_compressed_bytes",
-    title: "Image compressed",
-    quantity: Quantity::Size,
-    unit: "MB",
-    scale: BYTES_TO_MB,
     decimals: 2,
     per_image: true,
     in_table: true,
     in_plot: true,
     gated: true,
-    value: |r| bytes(r.image_compressed_bytes),
+    ..in_megabytes(
+        "image_compressed_bytes",
+        "Image compressed",
+        Quantity::Size,
+        |r| bytes(r.image_compressed_bytes),
+    )
 };
 
 /// Launch request to the first `HTTP/1.x 200`.
 pub const TTFR: Figure = Figure {
-    column: "ttfr_ms",
-    title: "First response",
-    quantity: Quantity::Time,
-    unit: "s",
-    scale: MS_TO_S,
-    decimals: 3,
-    per_image: false,
     in_table: true,
     in_plot: true,
     gated: true,
-    value: |r| r.ttfr_ms,
+    ..duration("ttfr_ms", "First response", "s", |r| r.ttfr_ms)
 };
 
 /// PSS of every host process that exists because the instance exists.
 pub const HOST_MEMORY: Figure = Figure {
-    column: "host_memory_bytes",
-    title: "Host memory",
-    quantity: Quantity::Memory,
-    unit: "MB",
-    scale: BYTES_TO_MB,
-    decimals: 1,
-    per_image: false,
     in_table: true,
     in_plot: true,
     gated: true,
-    value: |r| bytes(r.host_memory_bytes),
+    ..in_megabytes("host_memory_bytes", "Host memory", Quantity::Memory, |r| {
+        bytes(r.host_memory_bytes)
+    })
 };
 
 /// RSS of the instance's own processes (containers: its cgroup; VMs: QEMU).
 pub const RSS: Figure = Figure {
-    column: "rss_bytes",
-    title: "RSS",
-    quantity: Quantity::Memory,
-    unit: "MB",
-    scale: BYTES_TO_MB,
-    decimals: 1,
-    per_image: false,
-    in_table: false,
-    in_plot: false,
     gated: true,
-    value: |r| bytes(r.rss_bytes),
+    ..in_megabytes("rss_bytes", "RSS", Quantity::Memory, |r| bytes(r.rss_bytes))
 };
 
 /// PSS of the same processes.
 pub const PSS: Figure = Figure {
-    column: "pss_bytes",
-    title: "PSS",
-    quantity: Quantity::Memory,
-    unit: "MB",
-    scale: BYTES_TO_MB,
-    decimals: 1,
-    per_image: false,
-    in_table: false,
-    in_plot: false,
     gated: true,
-    value: |r| bytes(r.pss_bytes),
+    ..in_megabytes("pss_bytes", "PSS", Quantity::Memory, |r| bytes(r.pss_bytes))
 };
 
 /// A container's cgroup usage minus inactive file pages.
-pub const CGROUP: Figure = Figure {
-    column: "cgroup_bytes",
-    title: "cgroup working set",
-    quantity: Quantity::Memory,
-    unit: "MB",
-    scale: BYTES_TO_MB,
-    decimals: 1,
-    per_image: false,
-    in_table: false,
-    in_plot: false,
-    gated: false,
-    value: |r| bytes(r.cgroup_bytes),
-};
+pub const CGROUP: Figure = in_megabytes(
+    "cgroup_bytes",
+    "cgroup working set",
+    Quantity::Memory,
+    |r| bytes(r.cgroup_bytes),
+);
 
 /// RSS of a VM's guest RAM mapping: the guest memory touched.
-pub const GUEST_RAM: Figure = Figure {
-    column: "guest_ram_bytes",
-    title: "Guest RAM touched",
-    quantity: Quantity::Memory,
-    unit: "MB",
-    scale: BYTES_TO_MB,
-    decimals: 1,
-    per_image: false,
-    in_table: false,
-    in_plot: false,
-    gated: false,
-    value: |r| bytes(r.guest_ram_bytes),
-};
+pub const GUEST_RAM: Figure = in_megabytes(
+    "guest_ram_bytes",
+    "Guest RAM touched",
+    Quantity::Memory,
+    |r| bytes(r.guest_ram_bytes),
+);
 
 /// RSS of a VMM outside the guest RAM.
-pub const VMM_OVERHEAD: Figure = Figure {
-    column: "vmm_overhead_bytes",
-    title: "VMM overhead",
-    quantity: Quantity::Memory,
-    unit: "MB",
-    scale: BYTES_TO_MB,
-    decimals: 1,
-    per_image: false,
-    in_table: false,
-    in_plot: false,
-    gated: false,
-    value: |r| bytes(r.vmm_overhead_bytes),
-};
+pub const VMM_OVERHEAD: Figure = in_megabytes(
+    "vmm_overhead_bytes",
+    "VMM overhead",
+    Quantity::Memory,
+    |r| bytes(r.vmm_overhead_bytes),
+);
 
 /// Stop request until the instance has exited.
 pub const STOP: Figure = Figure {
-    column: "stop_ms",
-    title: "Stop",
-    quantity: Quantity::Time,
-    unit: "s",
-    scale: MS_TO_S,
-    decimals: 3,
-    per_image: false,
     in_table: true,
-    in_plot: false,
     gated: true,
-    value: |r| r.stop_ms,
+    ..duration("stop_ms", "Stop", "s", |r| r.stop_ms)
 };
 
 /// First `200` after the guest's own ready line: the probe's lag.
-pub const PROBE_LAG: Figure = Figure {
-    column: "probe_lag_ms",
-    title: "Probe lag",
-    quantity: Quantity::Time,
-    unit: "ms",
-    scale: 1.0,
-    decimals: 1,
-    per_image: false,
-    in_table: false,
-    in_plot: false,
-    gated: false,
-    value: |r| r.probe_lag_ms,
-};
+pub const PROBE_LAG: Figure = duration("probe_lag_ms", "Probe lag", "ms", |r| r.probe_lag_ms);
 
 /// The instance's own answer time: from the later of the winning attempt's connect and
 /// the ready line to the status line.
-pub const PROBE_ANSWER: Figure = Figure {
-    column: "probe_answer_ms",
-    title: "Guest answer",
-    quantity: Quantity::Time,
-    unit: "ms",
-    scale: 1.0,
-    decimals: 1,
-    per_image: false,
-    in_table: false,
-    in_plot: false,
-    gated: false,
-    value: |r| r.probe_answer_ms,
-};
+pub const PROBE_ANSWER: Figure = duration("probe_answer_ms", "Guest answer", "ms", |r| {
+    r.probe_answer_ms
+});
 
 /// Every figure, in the order tables and plots show them.
 pub const ALL: [&Figure; 12] = [

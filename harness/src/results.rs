@@ -229,6 +229,17 @@ pub(crate) mod tests {
         }
     }
 
+    /// A new results file in a temp folder holding one sample row.
+    fn file_with_one_sample_row() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        ResultsWriter::create(&path)
+            .unwrap()
+            .write(&sample_row("a", 1))
+            .unwrap();
+        (dir, path)
+    }
+
     #[test]
     fn rows_round_trip_through_csv_with_empty_cells() {
         let dir = tempfile::tempdir().unwrap();
@@ -262,12 +273,7 @@ pub(crate) mod tests {
 
     #[test]
     fn header_has_the_promised_columns_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(RESULTS_FILE);
-        ResultsWriter::create(&path)
-            .unwrap()
-            .write(&sample_row("a", 1))
-            .unwrap();
+        let (_dir, path) = file_with_one_sample_row();
         let text = std::fs::read_to_string(&path).unwrap();
         let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
         let promised = [
@@ -310,12 +316,7 @@ pub(crate) mod tests {
 
     #[test]
     fn files_from_before_the_newer_columns_still_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(RESULTS_FILE);
-        ResultsWriter::create(&path)
-            .unwrap()
-            .write(&sample_row("a", 1))
-            .unwrap();
+        let (dir, path) = file_with_one_sample_row();
         let mut reader = csv::Reader::from_path(&path).unwrap();
         let header = reader.headers().unwrap().clone();
         let newer = [

@@ -272,13 +272,12 @@ impl ContainerWrap {
             }
             Err(e) => measurement.note(format!("rss/pss: {e}")),
         }
-        // The host's cost of the instance: its processes and the shim that exists for it.
-        match container_shim(pid, id).and_then(|shim| {
-            let mut all = pids.clone();
-            all.push(shim);
-            process_memory(&all)
-        }) {
-            Ok(memory) => measurement.host_memory_bytes = Some(memory.pss_bytes),
+        // The host's cost of the instance: its processes and the shim that exists for it
+        // (the processes' PSS is the one just read; only the shim is read now).
+        match container_shim(pid, id).and_then(|shim| process_memory(&[shim])) {
+            Ok(shim) => {
+                measurement.host_memory_bytes = measurement.pss_bytes.map(|p| p + shim.pss_bytes);
+            }
             Err(e) => measurement.note(format!("host memory: {e}")),
         }
         match cgroup.working_set_bytes() {
