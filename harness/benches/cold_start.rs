@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use shrinkwrap::probe::StopFlag;
-use shrinkwrap::recipe::ImageCache;
+use shrinkwrap::image::recipe::ImageCache;
+use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::repository_root;
 use shrinkwrap::scenario::{DEFAULT_SCENARIO, Scenario};
 use shrinkwrap::wrap::{self, LaunchContext, PrepareContext, Wrap};

@@ -129,7 +129,7 @@ pub const IMAGE: Figure = Figure {
     })
 };
 
-/// The image compressed as one stream ([`crate::image_size::COMPRESSION`]).
+/// The image compressed as one stream ([`crate::image::size::COMPRESSION`]).
 pub const IMAGE_COMPRESSED: Figure = Figure {
     decimals: 2,
     per_image: true,

@@ -4,32 +4,21 @@
 //! a unikernel or a Linux appliance under QEMU), and measures each cold start: on-disk image
 //! size, time to the first HTTP response, memory right after it, and stop time.
 //!
-//! Modules, one job each: [`scenario`] (the model, from TOML), [`recipe`] (image recipes and
-//! their cache), [`wrap`] (one driver per kind, behind one trait), [`probe`] (first-response
-//! detection), [`qmp`] (QEMU control), [`accel`] (QEMU's accelerator, by measurement),
-//! [`memory`], [`image_size`] (compressed image sizes), [`figure`] (every figure, declared once), [`minmem`] (smallest guest RAM), [`host`], [`bench`] (the loop), [`results`] (CSV rows), [`stats`] and
-//! [`analysis`] (numbers), [`regression`] (A/B gating), [`report`] (tables), [`plot`] (figures), [`contents`] (what an image holds),
-//! [`doctor`] (what this machine offers).
+//! Modules follow the data's way through the program: [`scenario`] (the model, from TOML),
+//! [`image`] (recipes, sizes, contents), [`wrap`] (one driver per kind behind one trait, QMP
+//! and the accelerator choice), [`instrument`] (probe, memory, host facts), [`runner`] (the
+//! benchmark loop, the smallest-RAM search), [`results`] (CSV rows), [`figure`] (every
+//! figure, declared once), [`analysis`] (statistics, regression gate) and [`report`]
+//! (tables, plots, doctor).
 
-pub mod accel;
 pub mod analysis;
-pub mod bench;
-pub mod contents;
-pub mod doctor;
 pub mod figure;
-pub mod host;
-pub mod image_size;
-pub mod memory;
-pub mod minmem;
-pub mod plot;
-pub mod probe;
-pub mod qmp;
-pub mod recipe;
-pub mod regression;
+pub mod image;
+pub mod instrument;
 pub mod report;
 pub mod results;
+pub mod runner;
 pub mod scenario;
-pub mod stats;
 pub mod wrap;
 
 use std::path::PathBuf;

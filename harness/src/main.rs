@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+use shrinkwrap::analysis::regression::{self, Rule};
 use shrinkwrap::analysis::summarize;
-use shrinkwrap::bench::{self, RunOptions};
-use shrinkwrap::probe::StopFlag;
-use shrinkwrap::recipe::ImageCache;
-use shrinkwrap::regression::{self, Rule};
+use shrinkwrap::image::recipe::ImageCache;
+use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
+use shrinkwrap::runner::{self, RunOptions};
 use shrinkwrap::scenario::{DEFAULT_SCENARIO, MAX_RUNS, Scenario, TableLayout};
 
 /// Which shrink-wrap should this service ship in? Measures one workload as a container,
@@ -136,7 +136,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
-        Err(e) if matches!(e.downcast_ref(), Some(bench::BenchError::Interrupted)) => {
+        Err(e) if matches!(e.downcast_ref(), Some(runner::BenchError::Interrupted)) => {
             eprintln!("interrupted: {e:#}");
             ExitCode::from(EXIT_INTERRUPTED)
         }
@@ -264,7 +264,7 @@ fn plot_title(rows: &[ResultRow]) -> String {
 /// lost run.
 fn draw_plots(rows: &[ResultRow], dir: &Path) {
     let summaries = summarize(rows);
-    match shrinkwrap::plot::render_comparison(&summaries, &plot_title(rows), dir) {
+    match shrinkwrap::report::plot::render_comparison(&summaries, &plot_title(rows), dir) {
         Ok(paths) => {
             let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             println!("plots: {}", names.join(", "));
@@ -320,7 +320,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let interrupt = StopFlag::default();
     let watcher = watch_for_interrupts(interrupt.clone());
     let cache = ImageCache::for_repository(repository_root());
-    let outcome = bench::run_scenario(&scenario, &cache, &options, &interrupt).await;
+    let outcome = runner::run_scenario(&scenario, &cache, &options, &interrupt).await;
     watcher.abort();
     let outcome = outcome?;
 
@@ -357,7 +357,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 async fn build(scenario: Option<PathBuf>, wraps: &[String], rebuild: bool) -> Result<ExitCode> {
     let scenario = load_scenario(scenario, wraps)?;
     let cache = ImageCache::for_repository(repository_root());
-    for prepared in bench::prepare_all(&scenario, &cache, rebuild).await? {
+    for prepared in runner::prepare_all(&scenario, &cache, rebuild).await? {
         println!(
             "{}: ready, image {:.2} MB",
             prepared.spec().name,
@@ -369,7 +369,7 @@ async fn build(scenario: Option<PathBuf>, wraps: &[String], rebuild: bool) -> Re
 
 async fn doctor() -> Result<ExitCode> {
     let cache = ImageCache::for_repository(repository_root());
-    let findings = shrinkwrap::doctor::examine(&cache, "qemu-system-x86_64").await;
+    let findings = shrinkwrap::report::doctor::examine(&cache, "qemu-system-x86_64").await;
     for finding in &findings {
         let mark = if finding.problem { "!!" } else { "ok" };
         println!("{mark} {:<12} {}", finding.topic, finding.detail);
@@ -432,7 +432,8 @@ fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
     let file = results_file(path);
     let rows = results::read_results(&file)?;
     let dir = out.unwrap_or_else(|| default_plots_dir(file.parent().unwrap_or(Path::new("."))));
-    let paths = shrinkwrap::plot::render_comparison(&summarize(&rows), &plot_title(&rows), &dir)?;
+    let paths =
+        shrinkwrap::report::plot::render_comparison(&summarize(&rows), &plot_title(&rows), &dir)?;
     for path in paths {
         println!("{}", path.display());
     }

@@ -7,12 +7,12 @@ use std::path::Path;
 mod common;
 
 use common::run_options;
-use shrinkwrap::bench::run_scenario;
-use shrinkwrap::minmem::find_min_guest_memory;
-use shrinkwrap::probe::StopFlag;
-use shrinkwrap::recipe::ImageCache;
+use shrinkwrap::image::recipe::ImageCache;
+use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::ResultRow;
+use shrinkwrap::runner::minmem::find_min_guest_memory;
+use shrinkwrap::runner::run_scenario;
 use shrinkwrap::scenario::Scenario;
 use shrinkwrap::wrap::{self, LaunchContext, PrepareContext};
 

@@ -8,11 +8,11 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsB
 mod common;
 
 use common::run_options;
-use shrinkwrap::bench::run_scenario;
-use shrinkwrap::probe::StopFlag;
-use shrinkwrap::recipe::ImageCache;
+use shrinkwrap::image::recipe::ImageCache;
+use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::{RESULTS_FILE, read_results};
+use shrinkwrap::runner::run_scenario;
 use shrinkwrap::scenario::Scenario;
 use shrinkwrap::wrap::container::{HARNESS_LABEL, SESSION_LABEL, connect};
 
@@ -56,7 +56,7 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
     let outcome = run_scenario(
         &scenario,
         &cache,
-        &shrinkwrap::bench::RunOptions {
+        &shrinkwrap::runner::RunOptions {
             warmup: 1,
             ..run_options(&session, out.path(), 3)
         },

@@ -7,13 +7,13 @@ use std::time::Duration;
 mod common;
 
 use common::run_options;
-use shrinkwrap::bench::run_scenario;
-use shrinkwrap::probe::StopFlag;
-use shrinkwrap::qmp::QmpClient;
-use shrinkwrap::recipe::ImageCache;
+use shrinkwrap::image::recipe::ImageCache;
+use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::RESULTS_FILE;
+use shrinkwrap::runner::run_scenario;
 use shrinkwrap::scenario::Scenario;
+use shrinkwrap::wrap::qmp::QmpClient;
 
 /// A boot sector that halts forever: a guest that boots and never serves anything.
 fn idle_guest(dir: &Path) -> PathBuf {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use shrinkwrap::recipe::ImageCache;
+use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::repository_root;
 use shrinkwrap::scenario::Scenario;
 

@@ -20,10 +20,10 @@ use futures_util::StreamExt;
 use super::{
     LaunchContext, Measurement, PrepareContext, Wrap, WrapError, probe_target, run_blocking,
 };
-use crate::contents::{self, Contents};
-use crate::image_size::{self, CachedFacts, FactsCache};
-use crate::memory::{self, MemoryCgroup, process_memory};
-use crate::probe::{self, ProbeTarget, StopFlag};
+use crate::image::contents::{self, Contents};
+use crate::image::size::{self as image_size, CachedFacts, FactsCache};
+use crate::instrument::memory::{self, MemoryCgroup, process_memory};
+use crate::instrument::probe::{self, ProbeTarget, StopFlag};
 use crate::scenario::{ContainerSpec, Launch, WrapSpec};
 
 /// Label on every container and image the harness makes.
@@ -531,7 +531,7 @@ async fn saved_image(
             &chunk.map_err(|e| format!("saving image {image}: {}", engine_message(&e)))?,
         );
     }
-    let host_kernel = crate::host::HostFacts::read().kernel;
+    let host_kernel = crate::instrument::host::HostFacts::read().kernel;
     let (compressed, contents) = run_blocking(|| {
         (
             image_size::compressed_size(&tarball[..]),

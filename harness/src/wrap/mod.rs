@@ -2,17 +2,19 @@
 //! ready by [`prepare`] (runtime reachable, image built, files present: every check that
 //! needs no launch) and then launches cold instances one at a time, measuring each.
 
+pub mod accel;
 pub mod container;
 pub mod qemu;
+pub mod qmp;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::contents::Contents;
-use crate::probe::{ProbeTarget, StopFlag};
-use crate::recipe::{ImageCache, RecipeError};
+use crate::image::contents::Contents;
+use crate::image::recipe::{ImageCache, RecipeError};
+use crate::instrument::probe::{ProbeTarget, StopFlag};
 use crate::scenario::{Launch, ProbeSpec, WrapSpec};
 
 /// A wrap that cannot be prepared: the runtime is missing or down, or its image cannot be
@@ -67,7 +69,7 @@ pub struct Measurement {
     pub ttfr: Option<Duration>,
     /// Probe attempts until the first `200`.
     pub probe_attempts: Option<u32>,
-    /// The far end's own answer time (see [`crate::probe::FirstResponse::answer`]).
+    /// The far end's own answer time (see [`crate::instrument::probe::FirstResponse::answer`]).
     pub probe_answer: Option<Duration>,
     /// PSS of every host process that exists because the instance exists.
     pub host_memory_bytes: Option<u64>,
@@ -113,14 +115,14 @@ pub trait Wrap: Send + Sync {
     fn accel(&self) -> &str;
     /// On-disk image size, as defined for this kind.
     fn image_bytes(&self) -> u64;
-    /// The image compressed as one stream with [`crate::image_size::COMPRESSION`], or why
+    /// The image compressed as one stream with [`crate::image::size::COMPRESSION`], or why
     /// that is unknown.
     fn image_compressed_bytes(&self) -> Result<u64, &str>;
     /// What the image holds (files, executables, shells, setuid, kernel), or why that is
     /// unknown.
     fn contents(&self) -> Result<&Contents, &str>;
     /// The measured accelerator verdict and its evidence, when `auto` chose it.
-    fn accel_verdict(&self) -> Option<&crate::accel::Verdict> {
+    fn accel_verdict(&self) -> Option<&crate::wrap::accel::Verdict> {
         None
     }
     /// Guest RAM given to each instance, for VMs.

@@ -13,13 +13,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::{
     LaunchContext, Measurement, PrepareContext, Wrap, WrapError, probe_target, run_blocking,
 };
-use crate::accel::{self, Accel, ProbeGuest, Verdict};
-use crate::contents::{self, Contents};
-use crate::image_size::{self, CachedFacts, FactsCache};
-use crate::memory::{process_memory, vmm_split};
-use crate::probe::{self, StopFlag};
-use crate::qmp::QmpClient;
+use crate::image::contents::{self, Contents};
+use crate::image::size::{self as image_size, CachedFacts, FactsCache};
+use crate::instrument::memory::{process_memory, vmm_split};
+use crate::instrument::probe::{self, StopFlag};
 use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
+use crate::wrap::accel::{self, Accel, ProbeGuest, Verdict};
+use crate::wrap::qmp::QmpClient;
 
 /// How long QEMU gets to create its QMP socket and greet.
 const QMP_TIMEOUT: Duration = Duration::from_secs(10);

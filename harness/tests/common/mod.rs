@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use shrinkwrap::bench::RunOptions;
+use shrinkwrap::runner::RunOptions;
 
 /// Options for `runs` measured launches without warm-up, into `out`, under `session`.
 pub fn run_options(session: &str, out: &Path, runs: u32) -> RunOptions {

@@ -1,10 +1,13 @@
 //! Analysis of result rows: groups them per wrap and summarises each figure, and compares
 //! a wrap's medians with a baseline wrap's. Formatting lives in `report`.
 
+pub mod regression;
+pub mod stats;
+
+use crate::analysis::regression::distinct;
+use crate::analysis::stats::Summary;
 use crate::figure::{self, Figure, Quantity};
-use crate::regression::distinct;
 use crate::results::ResultRow;
-use crate::stats::Summary;
 
 /// Every figure of one wrap, summarised over its `ok` runs.
 #[derive(Debug, Clone)]

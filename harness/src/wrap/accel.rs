@@ -313,7 +313,7 @@ pub async fn measure(
             format!("TCG {tcg:.0} ms <= KVM {:.0} ms (medians)", median(&kvm_ms)),
         ),
     };
-    let host = crate::host::HostFacts::read();
+    let host = crate::instrument::host::HostFacts::read();
     Ok(Verdict {
         accel,
         guest: guest.clone(),
@@ -338,7 +338,7 @@ fn unix_now() -> u64 {
 
 /// The cache file of a verdict: keyed by everything that would change the answer.
 fn verdict_path(cache_dir: &Path, qemu_version: &str, guest: &ProbeGuest) -> PathBuf {
-    let host = crate::host::HostFacts::read();
+    let host = crate::instrument::host::HostFacts::read();
     let key = [
         host.name.as_str(),
         host.kernel.as_str(),

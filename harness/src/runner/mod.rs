@@ -2,15 +2,17 @@
 //! launched), then per wrap run the warm-ups and the measured runs one cold start at a time,
 //! writing each row to `results.csv` as soon as it is measured.
 
+pub mod minmem;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::host::HostFacts;
-use crate::probe::StopFlag;
-use crate::recipe::ImageCache;
+use crate::image::recipe::ImageCache;
+use crate::instrument::host::HostFacts;
+use crate::instrument::probe::StopFlag;
 use crate::results::{ResultRow, ResultsError, ResultsWriter};
 use crate::scenario::Scenario;
 use crate::wrap::{self, LaunchContext, Measurement, PrepareContext, Wrap, WrapError};
@@ -138,7 +140,7 @@ pub const ACCEL_FILE: &str = "accel.json";
 /// Keeps the evidence of every measured accelerator choice beside the results (a warning,
 /// never a lost run, when it cannot be written).
 fn write_accel_evidence(wraps: &[Box<dyn Wrap>], out_dir: &std::path::Path) {
-    let verdicts: std::collections::BTreeMap<&str, &crate::accel::Verdict> = wraps
+    let verdicts: std::collections::BTreeMap<&str, &crate::wrap::accel::Verdict> = wraps
         .iter()
         .filter_map(|w| w.accel_verdict().map(|v| (w.spec().name.as_str(), v)))
         .collect();
@@ -265,7 +267,7 @@ async fn search_min_memory(wrap: &dyn Wrap, context: &LaunchContext) -> Option<u
     let name = &wrap.spec().name;
     let spinner = spinner(&format!("{name}: searching the smallest guest RAM"));
     let progress = |step: &str| show(&spinner, format!("{name}: smallest guest RAM: {step}"));
-    let found = crate::minmem::find_min_guest_memory(wrap, context, &progress).await;
+    let found = crate::runner::minmem::find_min_guest_memory(wrap, context, &progress).await;
     spinner.finish_and_clear();
     match found {
         Ok(found) => {

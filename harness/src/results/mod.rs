@@ -66,7 +66,7 @@ pub struct ResultRow {
     pub error: String,
     /// Image size on disk, apparent bytes (see README for the exact definition per kind).
     pub image_bytes: Option<u64>,
-    /// The image compressed as one stream with `crate::image_size::COMPRESSION`, bytes.
+    /// The image compressed as one stream with `crate::image::size::COMPRESSION`, bytes.
     #[serde(default)]
     pub image_compressed_bytes: Option<u64>,
     /// Launch request to first complete `HTTP/1.x 200` status line, milliseconds.

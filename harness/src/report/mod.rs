@@ -2,14 +2,17 @@
 //! with min–max, and for every wrap after the first its difference from the first (the
 //! baseline). Rendered for the terminal and as Markdown for slides and notes.
 
+pub mod doctor;
+pub mod plot;
+
 use comfy_table::{ContentArrangement, Table, presets};
 
+use crate::analysis::regression::Comparison;
+use crate::analysis::stats::Summary;
 use crate::analysis::{Relative, WrapSummary};
 use crate::figure::{self, Figure};
-use crate::image_size::COMPRESSION;
-use crate::regression::Comparison;
+use crate::image::size::COMPRESSION;
 use crate::scenario::TableLayout;
-use crate::stats::Summary;
 
 /// Output style of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

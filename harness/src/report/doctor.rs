@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::accel;
-use crate::host::HostFacts;
-use crate::recipe::ImageCache;
+use crate::image::recipe::ImageCache;
+use crate::instrument::host::HostFacts;
+use crate::wrap::accel;
 use crate::wrap::{container, qemu};
 
 /// One finding.
