@@ -58,7 +58,11 @@ fn cold_start(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let n = launches.fetch_add(1, Ordering::Relaxed) + 1;
-                    let launch = runtime.block_on(wrap.launch_once(&context, &format!("bench{n}")));
+                    let launch = runtime.block_on(shrinkwrap::wrap::launch_once(
+                        wrap.as_ref(),
+                        &context,
+                        &format!("bench{n}"),
+                    ));
                     assert!(launch.ok, "{}: {}", spec.name, launch.notes.join("; "));
                     total += launch.ttfr.expect("an ok launch has its first response");
                 }

@@ -75,7 +75,7 @@ fn an_unknown_wrap_filter_lists_the_known_ones() {
     let output = shrinkwrap(&["run", "--wrap", "nope"], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("has no wrap 'nope' (it has: container"),
+        stderr(&output).contains("has no wrap 'nope' (it has: native, container"),
         "{}",
         stderr(&output)
     );

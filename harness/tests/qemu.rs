@@ -129,10 +129,10 @@ qemu = {{ machine = "pc", accel = "tcg", memory_mb = 32, disks = ["{}"], guest_p
         "{}",
         row.error
     );
-    let kept = out.join("logs/idle-vm-run1.serial.log");
+    let kept = out.join("logs/idle-vm-run1.console.log");
     assert!(
         row.error
-            .contains(&format!("serial log: {}", kept.display())),
+            .contains(&format!("console log: {}", kept.display())),
         "{}",
         row.error
     );

@@ -36,7 +36,7 @@ fn every_shipped_scenario_parses_and_its_recipes_exist() {
 }
 
 #[test]
-fn the_default_scenario_compares_container_unikernel_and_appliance() {
+fn the_default_scenario_compares_the_native_floor_container_unikernel_and_appliance() {
     let scenario =
         Scenario::load(&repository_root().join(shrinkwrap::scenario::DEFAULT_SCENARIO)).unwrap();
     let kinds: Vec<(&str, &str)> = scenario
@@ -47,6 +47,7 @@ fn the_default_scenario_compares_container_unikernel_and_appliance() {
     assert_eq!(
         kinds,
         [
+            ("native", "process"),
             ("container", "container"),
             ("hermit", "qemu"),
             ("appliance", "qemu")

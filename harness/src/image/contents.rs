@@ -163,6 +163,21 @@ pub fn from_boot_files(kernel: Option<&Path>, boot_files: &[&Path]) -> Contents 
     contents
 }
 
+/// Facts of an image that is a few host files (a program run as a host process), each
+/// counted with its own mode; `kernel` says which kernel runs it.
+pub fn from_files(files: &[&Path], kernel: String) -> std::io::Result<Contents> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut contents = Contents {
+        kernel,
+        ..Contents::default()
+    };
+    for file in files {
+        let mode = std::fs::metadata(file)?.permissions().mode();
+        contents.add_file(&file.to_string_lossy(), mode);
+    }
+    Ok(contents)
+}
+
 /// Which kernel a `-kernel` file is: a Linux bzImage (with its version) or not Linux.
 pub fn kernel_fact(kernel: &Path) -> String {
     // The version pointer is 16 bits past 0x200: the string starts within 0x10200 bytes.

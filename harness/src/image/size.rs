@@ -117,6 +117,32 @@ impl FactsCache {
     }
 }
 
+/// Files (a VM's boot files, a program) compressed as one stream, cached by their content.
+pub fn compressed_files_cached(files: &[&Path], cache_dir: &Path) -> Result<u64, String> {
+    let failed = |e: std::io::Error| format!("compressing {}: {e}", describe(files));
+    let identity = files_identity(files).map_err(failed)?;
+    let cache = FactsCache::new(cache_dir);
+    if let Some(facts) = cache.load::<()>(&identity) {
+        return Ok(facts.compressed_bytes);
+    }
+    let compressed_bytes = compressed_size_of_files(files).map_err(failed)?;
+    cache.store(&CachedFacts {
+        identity,
+        compressed_bytes,
+        extra: (),
+    });
+    Ok(compressed_bytes)
+}
+
+/// Names files for an error: the first, and how many more.
+fn describe(files: &[&Path]) -> String {
+    match files {
+        [] => "no files".to_string(),
+        [one] => one.display().to_string(),
+        [first, rest @ ..] => format!("{} and {} more", first.display(), rest.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -187,6 +187,32 @@ pub fn parent_pid(pid: u32) -> Result<u32, MemoryError> {
         })
 }
 
+/// `pid` and every process descended from it, parents first: what a host process owns.
+pub fn process_tree(pid: u32) -> Result<Vec<u32>, MemoryError> {
+    let proc = PathBuf::from("/proc");
+    let entries = std::fs::read_dir(&proc).map_err(|cause| MemoryError::Read {
+        path: proc.clone(),
+        cause,
+    })?;
+    // A process that ends while the list is read is simply not part of the tree.
+    let parents: Vec<(u32, u32)> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|child| Some((child, parent_pid(child).ok()?)))
+        .collect();
+    let mut tree = vec![pid];
+    let mut next = 0;
+    while let Some(&parent) = tree.get(next) {
+        tree.extend(
+            parents
+                .iter()
+                .filter(|&&(_, p)| p == parent)
+                .map(|&(child, _)| child),
+        );
+        next += 1;
+    }
+    Ok(tree)
+}
+
 /// The command line of `pid`, its arguments joined by spaces.
 pub fn command_line(pid: u32) -> Result<String, MemoryError> {
     let path = PathBuf::from(format!("/proc/{pid}/cmdline"));

@@ -1,7 +1,8 @@
 //! Instruments: what reads a figure off a running instance or the host. The probe times the
-//! first HTTP response ([`probe`]), [`memory`] reads /proc and cgroups, and [`host`] names
+//! first HTTP response ([`probe`]), [`console`] watches an instance's output, [`memory`] reads /proc and cgroups, and [`host`] names
 //! the machine every row was measured on.
 
+pub mod console;
 pub mod host;
 pub mod memory;
 pub mod probe;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::wrap::{LaunchContext, Wrap};
+use crate::wrap::{LaunchContext, Wrap, launch_once};
 
 /// Least wait for a first response during the search.
 const MIN_SEARCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,7 +33,7 @@ pub async fn find_min_guest_memory(
         return Err("not a VM: there is no guest RAM to search".to_string());
     };
     progress(&format!("{configured} MiB (the configured RAM)"));
-    let full = wrap.launch_once(context, "minmem-full").await;
+    let full = launch_once(wrap, context, "minmem-full").await;
     let Some(ttfr) = full.ttfr.filter(|_| full.ok) else {
         return Err(format!(
             "it does not serve even with its configured {configured} MiB: {}",
@@ -51,8 +51,7 @@ pub async fn find_min_guest_memory(
         let Some(resized) = wrap.with_guest_memory(mid, timeout) else {
             return Err("this wrap cannot change its guest RAM".to_string());
         };
-        let served = resized
-            .launch_once(context, &format!("minmem-{mid}"))
+        let served = launch_once(resized.as_ref(), context, &format!("minmem-{mid}"))
             .await
             .ok;
         launches += 1;
@@ -73,8 +72,7 @@ pub async fn find_min_guest_memory(
             break;
         };
         launches += 1;
-        if resized
-            .launch_once(context, &format!("minmem-{works}-again"))
+        if launch_once(resized.as_ref(), context, &format!("minmem-{works}-again"))
             .await
             .ok
         {

@@ -226,7 +226,7 @@ async fn measure_wrap(
         } else {
             format!("run{}", index - options.warmup + 1)
         };
-        let measurement = wrap.launch_once(context, &run_name).await;
+        let measurement = wrap::launch_once(wrap, context, &run_name).await;
         show(
             &bar,
             format!("{name}: {}", describe(&measurement, warmup, index, options)),

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+mod validate;
+
 /// The scenario run when `shrinkwrap run` is given none: `hello-rust` in every wrap.
 pub const DEFAULT_SCENARIO: &str = "scenarios/hello-rust.toml";
 
@@ -20,7 +22,7 @@ pub const DEFAULT_WARMUP: u32 = 1;
 /// Most measured runs or warm-ups per wrap a scenario or the command line may ask for.
 pub const MAX_RUNS: u32 = 100_000;
 /// Longest timeout a scenario may set, in seconds.
-const MAX_TIMEOUT_S: f64 = 86_400.0;
+pub(crate) const MAX_TIMEOUT_S: f64 = 86_400.0;
 
 /// A scenario file that could not be used, with where and why.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +132,7 @@ impl WrapSpec {
         match self.launch {
             Launch::Container(_) => "container",
             Launch::Qemu(_) => "qemu",
+            Launch::Process(_) => "process",
         }
     }
 }
@@ -152,6 +155,8 @@ pub enum Launch {
     Container(ContainerSpec),
     /// A virtual machine under QEMU.
     Qemu(Box<QemuSpec>),
+    /// A process on the host: the bare workload, or any launcher given as a command.
+    Process(ProcessSpec),
 }
 
 /// An image made by a recipe under `scripts/images/`.
@@ -185,6 +190,30 @@ pub struct ContainerSpec {
     /// Environment of the workload.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+}
+
+/// How a host process is launched: an argument vector, never through a shell.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSpec {
+    /// The program and its arguments; `{port}` is replaced by the port chosen for the run.
+    /// A program path with a `/` starts at the recipe's output (or the scenario's folder),
+    /// a bare name is looked up on `PATH`.
+    pub command: Vec<String>,
+    /// The port the workload listens on when its command cannot be told one.
+    pub port: Option<u16>,
+    /// Further files that make up the image beside the program (a kernel, a root
+    /// filesystem a launcher boots), for the image figures; same path rules as the program.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+    /// Environment added to the harness's own.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// A line fragment the process prints (stdout or stderr) once it listens.
+    pub ready_line: Option<String>,
+    /// Output line fragments meaning the process failed: the launch ends at once.
+    #[serde(default)]
+    pub fatal_lines: Vec<String>,
 }
 
 fn default_true() -> bool {
@@ -294,33 +323,17 @@ struct ScenarioFile {
     #[serde(default)]
     table: TableLayout,
     #[serde(default)]
-    wrap: Vec<Spanned<WrapFile>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WrapFile {
-    name: Spanned<String>,
-    label: Option<String>,
-    kind: Spanned<String>,
-    image: Option<Spanned<ImageSpec>>,
-    ready_timeout_s: Option<Spanned<f64>>,
-    attempt_timeout_ms: Option<Spanned<u64>>,
-    probe_connections: Option<Spanned<u32>>,
-    probe_pause_ms: Option<Spanned<f64>>,
-    stop_timeout_s: Option<Spanned<f64>>,
-    container: Option<Spanned<ContainerSpec>>,
-    qemu: Option<Spanned<QemuSpec>>,
+    wrap: Vec<Spanned<validate::WrapFile>>,
 }
 
 /// Collects the first problem with its byte span.
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
 }
 
 impl Checker<'_> {
-    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+    pub(crate) fn error(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
         ScenarioError::Invalid {
             path: self.path.to_path_buf(),
             line: line_of(self.text, span.start),
@@ -398,7 +411,7 @@ impl Scenario {
         for wrap in file.wrap {
             let wrap_span = wrap.span();
             let wrap = wrap.into_inner();
-            let spec = validate_wrap(&check, wrap_span.clone(), wrap)?;
+            let spec = validate::wrap(&check, wrap_span.clone(), wrap)?;
             if wraps.iter().any(|w| w.name == spec.name) {
                 return Err(check.error(
                     wrap_span,
@@ -449,197 +462,11 @@ impl Scenario {
     }
 }
 
-fn is_identifier(name: &str) -> bool {
+pub(crate) fn is_identifier(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn validate_wrap(
-    check: &Checker<'_>,
-    span: Range<usize>,
-    wrap: WrapFile,
-) -> Result<WrapSpec, ScenarioError> {
-    let name_span = wrap.name.span();
-    let name = wrap.name.into_inner();
-    if !is_identifier(&name) {
-        return Err(check.error(
-            name_span,
-            format!("wrap name '{name}' must be letters, digits, '-' or '_'"),
-        ));
-    }
-    let kind_span = wrap.kind.span();
-    let kind = wrap.kind.into_inner();
-
-    let positive = |value: &Option<Spanned<f64>>, what: &str, default: f64| match value {
-        Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= MAX_TIMEOUT_S) => Err(check.error(
-            v.span(),
-            format!("{what} must be more than 0 and at most {MAX_TIMEOUT_S} seconds (a day)"),
-        )),
-        Some(v) => Ok(std::time::Duration::from_secs_f64(*v.get_ref())),
-        None => Ok(std::time::Duration::from_secs_f64(default)),
-    };
-
-    let image = wrap.image.map(|image| {
-        let span = image.span();
-        (span, image.into_inner())
-    });
-    if let Some((span, image)) = &image
-        && !is_identifier(&image.recipe)
-    {
-        return Err(check.error(
-            span.clone(),
-            format!(
-                "recipe '{}' must be the name of an executable in scripts/images/",
-                image.recipe
-            ),
-        ));
-    }
-
-    let (launch, default_ready_s, default_attempt_ms, default_connections, default_pause_ms) =
-        match kind.as_str() {
-            "container" => {
-                if let Some(qemu) = &wrap.qemu {
-                    return Err(check.error(
-                        qemu.span(),
-                        format!("wrap '{name}' is a container but has a [wrap.qemu] table"),
-                    ));
-                }
-                let Some(container) = wrap.container else {
-                    return Err(check.error(
-                        span,
-                        format!(
-                            "wrap '{name}' has kind = \"container\" but no [wrap.container] table"
-                        ),
-                    ));
-                };
-                let container_span = container.span();
-                let container = container.into_inner();
-                match (&image, &container.image) {
-                    (Some(_), Some(_)) => {
-                        return Err(check.error(
-                        container_span,
-                        format!(
-                            "wrap '{name}' names both an image recipe and container.image: keep one"
-                        ),
-                    ));
-                    }
-                    (None, None) => {
-                        return Err(check.error(
-                        span,
-                        format!(
-                            "wrap '{name}' needs an image: a [wrap.image] recipe or container.image"
-                        ),
-                    ));
-                    }
-                    _ => {}
-                }
-                if container.command.is_empty() {
-                    return Err(check.error(
-                        container_span,
-                        format!("wrap '{name}': container.command is empty"),
-                    ));
-                }
-                let takes_port = container.command.iter().any(|a| a.contains("{port}"));
-                if container.port.is_none() && !takes_port {
-                    return Err(check.error(
-                    container_span,
-                    format!(
-                        "wrap '{name}': container.command has no {{port}} placeholder and no fixed container.port is given"
-                    ),
-                ));
-                }
-                (Launch::Container(container), 30.0, 20, 1, 0.1)
-            }
-            "qemu" => {
-                if let Some(container) = &wrap.container {
-                    return Err(check.error(
-                        container.span(),
-                        format!("wrap '{name}' is a qemu VM but has a [wrap.container] table"),
-                    ));
-                }
-                let Some(qemu) = wrap.qemu else {
-                    return Err(check.error(
-                        span,
-                        format!("wrap '{name}' has kind = \"qemu\" but no [wrap.qemu] table"),
-                    ));
-                };
-                let qemu_span = qemu.span();
-                let qemu = qemu.into_inner();
-                if qemu.kernel.is_none() && qemu.disks.is_empty() {
-                    return Err(check.error(
-                    qemu_span,
-                    format!(
-                        "wrap '{name}': give qemu.kernel or at least one qemu.disks image to boot"
-                    ),
-                ));
-                }
-                if qemu.initrd.is_some() && qemu.kernel.is_none() {
-                    return Err(check.error(
-                        qemu_span,
-                        format!("wrap '{name}': qemu.initrd needs qemu.kernel"),
-                    ));
-                }
-                if qemu.memory_mb == 0 || qemu.vcpus == 0 {
-                    return Err(check.error(
-                        qemu_span,
-                        format!("wrap '{name}': qemu.memory_mb and qemu.vcpus must be at least 1"),
-                    ));
-                }
-                // Attempts outlive slirp's one-second ARP queue (see `probe`).
-                (Launch::Qemu(Box::new(qemu)), 120.0, 1500, 8, 1.0)
-            }
-            other => {
-                return Err(check.error(
-                    kind_span,
-                    format!(
-                        "wrap '{name}': unknown kind '{other}' (expected \"container\" or \"qemu\")"
-                    ),
-                ));
-            }
-        };
-
-    let attempt = match &wrap.attempt_timeout_ms {
-        Some(ms) if *ms.get_ref() == 0 || *ms.get_ref() as f64 > MAX_TIMEOUT_S * 1000.0 => {
-            return Err(check.error(
-                ms.span(),
-                "attempt_timeout_ms must be at least 1 and at most a day",
-            ));
-        }
-        Some(ms) => std::time::Duration::from_millis(*ms.get_ref()),
-        None => std::time::Duration::from_millis(default_attempt_ms),
-    };
-    let probe_connections = match &wrap.probe_connections {
-        Some(n) if !(1..=64).contains(n.get_ref()) => {
-            return Err(check.error(n.span(), "probe_connections must be between 1 and 64"));
-        }
-        Some(n) => *n.get_ref(),
-        None => default_connections,
-    };
-
-    let probe_pause_ms = match &wrap.probe_pause_ms {
-        Some(ms) if !(ms.get_ref().is_finite() && (0.0..=1000.0).contains(ms.get_ref())) => {
-            return Err(check.error(ms.span(), "probe_pause_ms must be between 0 and 1000"));
-        }
-        Some(ms) => *ms.get_ref(),
-        None => default_pause_ms,
-    };
-    let timeouts = Timeouts {
-        ready: positive(&wrap.ready_timeout_s, "ready_timeout_s", default_ready_s)?,
-        attempt,
-        stop: positive(&wrap.stop_timeout_s, "stop_timeout_s", 10.0)?,
-    };
-
-    Ok(WrapSpec {
-        label: wrap.label.unwrap_or_else(|| name.clone()),
-        name,
-        image: image.map(|(_, image)| image),
-        timeouts,
-        probe_connections,
-        probe_pause: std::time::Duration::from_secs_f64(probe_pause_ms / 1000.0),
-        launch,
-    })
 }
 
 #[cfg(test)]
@@ -751,6 +578,42 @@ qemu = { kernel = "k.bin", guest_port = 8080, accel = "tcg" }
         let (line, message) = error_of(&text);
         assert_eq!(line, 12);
         assert!(message.contains("no [wrap.qemu] table"), "{message}");
+    }
+
+    /// A process wrap: its command as written, the host-process defaults.
+    const PROCESS: &str = "\n[[wrap]]\nname = \"native\"\nkind = \"process\"\nprocess = { command = [\"bin/server\", \"--port\", \"{port}\"], ready_line = \"listening\" }\n";
+
+    #[test]
+    fn parses_a_process_wrap_with_host_process_defaults() {
+        let s = parse(&format!("{GOOD}{PROCESS}")).unwrap();
+        let native = &s.wraps[2];
+        assert_eq!(native.kind(), "process");
+        let Launch::Process(p) = &native.launch else {
+            panic!("not a process: {:?}", native.launch);
+        };
+        assert_eq!(p.command, ["bin/server", "--port", "{port}"]);
+        assert_eq!(p.ready_line.as_deref(), Some("listening"));
+        assert_eq!(native.probe_connections, 1);
+        assert_eq!(native.timeouts.ready, std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_process_needs_a_port_and_only_its_own_table() {
+        let no_port = PROCESS.replace("\"{port}\"", "\"80\"");
+        let (_, message) = error_of(&format!("{GOOD}{no_port}"));
+        assert!(
+            message.contains("process.command has no {port}"),
+            "{message}"
+        );
+        let mixed = format!("{PROCESS}container = {{ command = [\"x\", \"{{port}}\"] }}\n");
+        let (_, message) = error_of(&format!("{GOOD}{mixed}"));
+        assert!(
+            message.contains("but also a [wrap.container] table"),
+            "{message}"
+        );
+        let empty = PROCESS.replace("[\"bin/server\", \"--port\", \"{port}\"]", "[]");
+        let (_, message) = error_of(&format!("{GOOD}{empty}"));
+        assert!(message.contains("process.command is empty"), "{message}");
     }
 
     #[test]

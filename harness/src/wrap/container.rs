@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bollard::Docker;
@@ -17,13 +17,11 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{
-    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, probe_target, run_blocking,
-};
+use super::launch::{Instance, Signals, Stopped};
+use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
 use crate::image::contents::{self, Contents};
 use crate::image::size::{self as image_size, CachedFacts, FactsCache};
 use crate::instrument::memory::{self, MemoryCgroup, process_memory};
-use crate::instrument::probe::{self, ProbeTarget, StopFlag};
 use crate::scenario::{ContainerSpec, Launch, WrapSpec};
 
 /// Label on every container and image the harness makes.
@@ -154,6 +152,104 @@ impl ContainerWrap {
         labels
     }
 
+    /// The engine's description of one instance on host port `port`.
+    fn create_body(&self, session: &str, port: u16) -> ContainerCreateBody {
+        let command: Vec<String> = self
+            .container
+            .command
+            .iter()
+            .map(|arg| arg.replace("{port}", &port.to_string()))
+            .collect();
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            entrypoint: Some(command),
+            cmd: Some(Vec::new()),
+            env: Some(
+                self.container
+                    .env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+            ),
+            labels: Some(self.labels(session)),
+            host_config: Some(HostConfig {
+                network_mode: Some("host".into()),
+                init: Some(self.container.init),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+#[async_trait]
+impl Wrap for ContainerWrap {
+    fn spec(&self) -> &WrapSpec {
+        &self.spec
+    }
+
+    fn runtime_version(&self) -> &str {
+        &self.runtime_version
+    }
+
+    fn accel(&self) -> &str {
+        "native"
+    }
+
+    fn image_bytes(&self) -> u64 {
+        self.image_bytes
+    }
+
+    fn image_compressed_bytes(&self) -> Result<u64, &str> {
+        self.saved
+            .as_ref()
+            .map(|saved| saved.compressed_bytes)
+            .map_err(String::as_str)
+    }
+
+    fn contents(&self) -> Result<&Contents, &str> {
+        self.saved
+            .as_ref()
+            .map(|saved| &saved.extra)
+            .map_err(String::as_str)
+    }
+
+    fn fixed_port(&self) -> Option<u16> {
+        self.container.port
+    }
+
+    async fn instance(
+        &self,
+        context: &LaunchContext,
+        port: u16,
+    ) -> Result<Box<dyn Instance>, String> {
+        Ok(Box::new(ContainerInstance {
+            body: Some(self.create_body(&context.session, port)),
+            docker: self.docker.clone(),
+            id: None,
+        }))
+    }
+
+    async fn remove_leftovers(&self, session: &str) -> usize {
+        remove_labelled(&self.docker, &format!("{SESSION_LABEL}={session}")).await
+    }
+}
+
+/// One container: the engine's description of it, then its id once created.
+struct ContainerInstance {
+    docker: Docker,
+    body: Option<ContainerCreateBody>,
+    id: Option<String>,
+}
+
+impl ContainerInstance {
+    /// The container's id (`create` has run).
+    fn id(&self) -> Result<&str, String> {
+        self.id
+            .as_deref()
+            .ok_or_else(|| "the container was never created".to_string())
+    }
+
     /// The last lines the container printed, for error messages.
     async fn log_tail(&self, id: &str) -> String {
         let options = LogsOptionsBuilder::new()
@@ -172,65 +268,6 @@ impl ContainerWrap {
             "it printed nothing".to_string()
         } else {
             format!("its last output: {text}")
-        }
-    }
-
-    /// Probes from just before the start call until the first `200`, and watches for the
-    /// container exiting first. Returns when the probe ends.
-    async fn start_and_probe(
-        &self,
-        id: &str,
-        target: ProbeTarget,
-        launched: Instant,
-        context: &LaunchContext,
-        measurement: &mut Measurement,
-    ) -> Result<(), String> {
-        let give_up = StopFlag::default();
-        let probe = {
-            let give_up = give_up.clone();
-            let interrupt = context.interrupt.clone();
-            tokio::task::spawn_blocking(move || {
-                probe::wait_for_first_response(&target, launched, &[&give_up, &interrupt], None)
-            })
-        };
-        if let Err(e) = self.docker.start_container(id, None).await {
-            give_up.raise();
-            let _ = probe.await;
-            return Err(format!("start: {}", engine_message(&e)));
-        }
-        measurement.started = Some(launched.elapsed());
-
-        let mut exited = Box::pin(self.docker.wait_container(id, None));
-        let mut probe = probe;
-        let first = tokio::select! {
-            first = &mut probe => first,
-            exit = exited.next() => {
-                give_up.raise();
-                let _ = probe.await;
-                let how = match exit {
-                    Some(Ok(response)) => format!("exited with code {}", response.status_code),
-                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
-                        format!("exited with code {code}")
-                    }
-                    Some(Err(e)) => format!("could not be watched ({})", engine_message(&e)),
-                    None => "could not be watched (the engine closed the wait)".to_string(),
-                };
-                return Err(format!(
-                    "the container {how} before answering; {}",
-                    self.log_tail(id).await
-                ));
-            }
-        };
-        match first {
-            Ok(Ok(first)) => {
-                measurement.ttfr = Some(first.at - launched);
-                measurement.probe_answer = Some(first.answer);
-                measurement.probe_attempts = Some(first.attempts);
-                Ok(())
-            }
-            Ok(Err(e)) if context.interrupt.is_raised() => Err(format!("interrupted ({e})")),
-            Ok(Err(e)) => Err(format!("{e}; {}", self.log_tail(id).await)),
-            Err(e) => Err(format!("probe thread failed: {e}")),
         }
     }
 
@@ -296,7 +333,7 @@ impl ContainerWrap {
         info.state.and_then(|s| s.exit_code)
     }
 
-    async fn remove(&self, id: &str) -> Result<(), String> {
+    async fn remove_container(&self, id: &str) -> Result<(), String> {
         let options = RemoveContainerOptionsBuilder::new().force(true).build();
         self.docker
             .remove_container(id, Some(options))
@@ -306,138 +343,93 @@ impl ContainerWrap {
 }
 
 #[async_trait]
-impl Wrap for ContainerWrap {
-    fn spec(&self) -> &WrapSpec {
-        &self.spec
-    }
-
-    fn runtime_version(&self) -> &str {
-        &self.runtime_version
-    }
-
-    fn accel(&self) -> &str {
-        "native"
-    }
-
-    fn image_bytes(&self) -> u64 {
-        self.image_bytes
-    }
-
-    fn image_compressed_bytes(&self) -> Result<u64, &str> {
-        self.saved
-            .as_ref()
-            .map(|saved| saved.compressed_bytes)
-            .map_err(String::as_str)
-    }
-
-    fn contents(&self) -> Result<&Contents, &str> {
-        self.saved
-            .as_ref()
-            .map(|saved| &saved.extra)
-            .map_err(String::as_str)
-    }
-
-    async fn launch_once(&self, context: &LaunchContext, _run_name: &str) -> Measurement {
-        let mut measurement = Measurement::default();
-        let port = match self.container.port {
-            Some(port) => {
-                if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-                    measurement.note(format!(
-                        "port {port}, which this workload always uses, is taken by another process: stop it"
-                    ));
-                    return measurement;
-                }
-                port
-            }
-            None => match probe::free_local_port() {
-                Ok(port) => port,
-                Err(e) => {
-                    measurement.note(format!("no free port on 127.0.0.1: {e}"));
-                    return measurement;
-                }
-            },
-        };
-        let command: Vec<String> = self
-            .container
-            .command
-            .iter()
-            .map(|arg| arg.replace("{port}", &port.to_string()))
-            .collect();
-        let body = ContainerCreateBody {
-            image: Some(self.image.clone()),
-            entrypoint: Some(command),
-            cmd: Some(Vec::new()),
-            env: Some(
-                self.container
-                    .env
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect(),
-            ),
-            labels: Some(self.labels(&context.session)),
-            host_config: Some(HostConfig {
-                network_mode: Some("host".into()),
-                init: Some(self.container.init),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let target = probe_target(&self.spec, &context.probe, port);
-
-        // The clock starts at the create call.
+impl Instance for ContainerInstance {
+    async fn create(&mut self, m: &mut Measurement) -> Result<(), String> {
+        let body = self
+            .body
+            .take()
+            .ok_or("the container was already created")?;
         let launched = Instant::now();
-        let id = match self.docker.create_container(None, body).await {
-            Ok(created) => created.id,
-            Err(e) => {
-                measurement.note(format!("create: {}", engine_message(&e)));
-                return measurement;
-            }
-        };
-        measurement.created = Some(launched.elapsed());
-
-        let first_response = self
-            .start_and_probe(&id, target.clone(), launched, context, &mut measurement)
-            .await;
-        match first_response {
-            Ok(()) => {
-                self.measure_memory(&id, &mut measurement).await;
-                let mut body_ok = true;
-                if let Some(expected) = &context.probe.expect_body
-                    && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
-                {
-                    measurement.note(e);
-                    body_ok = false;
-                }
-                let stopping = Instant::now();
-                let stop_s =
-                    i32::try_from(self.spec.timeouts.stop.as_secs().max(1)).unwrap_or(i32::MAX);
-                let options = StopContainerOptionsBuilder::new().t(stop_s).build();
-                match self.docker.stop_container(&id, Some(options)).await {
-                    Ok(()) => {
-                        measurement.stop = Some(stopping.elapsed());
-                        let killed = self.exit_code(&id).await == Some(SIGKILL_EXIT_CODE);
-                        if killed {
-                            measurement.note(format!(
-                                "the workload ignored SIGTERM: the engine killed it after {stop_s} s \
-                                 (set init = true, or handle SIGTERM)"
-                            ));
-                        }
-                        measurement.ok = body_ok && !killed;
-                    }
-                    Err(e) => measurement.note(format!("stop: {}", engine_message(&e))),
-                }
-            }
-            Err(e) => measurement.note(e),
-        }
-        if let Err(e) = self.remove(&id).await {
-            measurement.ok = false;
-            measurement.note(format!("{e}; remove it with: docker rm -f {id}"));
-        }
-        measurement
+        let created = self
+            .docker
+            .create_container(None, body)
+            .await
+            .map_err(|e| format!("create: {}", engine_message(&e)))?;
+        self.id = Some(created.id);
+        m.created = Some(launched.elapsed());
+        Ok(())
     }
 
-    async fn remove_leftovers(&self, session: &str) -> usize {
-        remove_labelled(&self.docker, &format!("{SESSION_LABEL}={session}")).await
+    async fn start(
+        &mut self,
+        _launched: Instant,
+        _signals: &Signals,
+        _m: &mut Measurement,
+    ) -> Result<(), String> {
+        self.docker
+            .start_container(self.id()?, None)
+            .await
+            .map_err(|e| format!("start: {}", engine_message(&e)))
+    }
+
+    async fn ended(&mut self) -> String {
+        let Ok(id) = self.id().map(str::to_string) else {
+            return "the container was never created".to_string();
+        };
+        let exit = self.docker.wait_container(&id, None).next().await;
+        let how = match exit {
+            Some(Ok(response)) => format!("exited with code {}", response.status_code),
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+                format!("exited with code {code}")
+            }
+            Some(Err(e)) => format!("could not be watched ({})", engine_message(&e)),
+            None => "could not be watched (the engine closed the wait)".to_string(),
+        };
+        format!(
+            "the container {how} before answering; {}",
+            self.log_tail(&id).await
+        )
+    }
+
+    async fn explain(&mut self, probe_error: String) -> String {
+        match self.id().map(str::to_string) {
+            Ok(id) => format!("{probe_error}; {}", self.log_tail(&id).await),
+            Err(_) => probe_error,
+        }
+    }
+
+    async fn read_memory(&mut self, m: &mut Measurement) {
+        match self.id().map(str::to_string) {
+            Ok(id) => self.measure_memory(&id, m).await,
+            Err(e) => m.note(format!("memory: {e}")),
+        }
+    }
+
+    /// A graceful stop: SIGTERM, then the engine's SIGKILL after `timeout`.
+    async fn stop(&mut self, timeout: Duration, _m: &mut Measurement) -> Result<Stopped, String> {
+        let id = self.id()?.to_string();
+        let stop_s = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
+        let options = StopContainerOptionsBuilder::new().t(stop_s).build();
+        self.docker
+            .stop_container(&id, Some(options))
+            .await
+            .map_err(|e| format!("stop: {}", engine_message(&e)))?;
+        if self.exit_code(&id).await == Some(SIGKILL_EXIT_CODE) {
+            return Ok(Stopped::Killed(format!(
+                "the workload ignored SIGTERM: the engine killed it after {stop_s} s \
+                 (set init = true, or handle SIGTERM)"
+            )));
+        }
+        Ok(Stopped::Clean)
+    }
+
+    async fn remove(&mut self, _m: &mut Measurement) -> Result<(), String> {
+        let Some(id) = self.id.clone() else {
+            return Ok(());
+        };
+        self.remove_container(&id)
+            .await
+            .map_err(|e| format!("{e}; remove it with: docker rm -f {id}"))
     }
 }
 

@@ -1,9 +1,12 @@
 //! Wrap drivers: one per kind of shrink-wrap, behind the [`Wrap`] trait. A driver is made
 //! ready by [`prepare`] (runtime reachable, image built, files present: every check that
-//! needs no launch) and then launches cold instances one at a time, measuring each.
+//! needs no launch); then [`launch::launch_once`] runs the launch sequence every kind
+//! shares, with the driver's own steps given as an [`launch::Instance`].
 
 pub mod accel;
 pub mod container;
+pub mod launch;
+pub mod process;
 pub mod qemu;
 pub mod qmp;
 
@@ -30,7 +33,12 @@ pub enum WrapError {
     /// QEMU or its inputs cannot be used.
     #[error("{0}")]
     Qemu(String),
+    /// A process wrap's program or files cannot be used.
+    #[error("{0}")]
+    Process(String),
 }
+
+pub use launch::launch_once;
 
 /// What every launch of a run shares.
 #[derive(Debug, Clone)]
@@ -137,9 +145,17 @@ pub trait Wrap: Send + Sync {
     ) -> Option<Box<dyn Wrap>> {
         None
     }
-    /// Launches one cold instance, measures it, stops it and removes every trace of it.
-    /// `run_name` (e.g. `run3`, `warmup1`) names logs kept from a failed launch.
-    async fn launch_once(&self, context: &LaunchContext, run_name: &str) -> Measurement;
+    /// The port the workload always listens on, when it cannot be told one.
+    fn fixed_port(&self) -> Option<u16> {
+        None
+    }
+    /// A new instance answering on host port `port`, set up but not yet created: what needs
+    /// no runtime call (arguments, temp folders) happens here, before the clock starts.
+    async fn instance(
+        &self,
+        context: &LaunchContext,
+        port: u16,
+    ) -> Result<Box<dyn launch::Instance>, String>;
     /// Removes instances of this session that escaped cleanup; returns how many.
     async fn remove_leftovers(&self, session: &str) -> usize;
 }
@@ -169,6 +185,10 @@ pub async fn prepare(
         Launch::Qemu(_) => Ok(Box::new(
             qemu::QemuWrap::prepare(spec.clone(), context).await?,
         )),
+        Launch::Process(_) => Ok(Box::new(process::ProcessWrap::prepare(
+            spec.clone(),
+            context,
+        )?)),
     }
 }
 

@@ -4,19 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{
-    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, probe_target, run_blocking,
-};
+use super::launch::{ConsoleLog, Instance, Signals, Stopped};
+use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
 use crate::image::contents::{self, Contents};
-use crate::image::size::{self as image_size, CachedFacts, FactsCache};
+use crate::image::size as image_size;
+use crate::instrument::console::{ConsoleWatcher, Watch};
 use crate::instrument::memory::{process_memory, vmm_split};
-use crate::instrument::probe::{self, StopFlag};
 use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
 use crate::wrap::accel::{self, Accel, ProbeGuest, Verdict};
 use crate::wrap::qmp::QmpClient;
@@ -190,7 +187,7 @@ impl QemuWrap {
             })
             .sum::<Result<u64, _>>()?;
         let image_compressed_bytes =
-            run_blocking(|| compressed_boot_files(&boot_files, &context.cache.dir));
+            run_blocking(|| image_size::compressed_files_cached(&boot_files, &context.cache.dir));
         let contents = match &qemu.contents {
             Some(list) => {
                 let list = check("qemu.contents", list)?;
@@ -289,86 +286,6 @@ impl QemuWrap {
     }
 }
 
-/// What the serial console showed, with times on the launch clock.
-#[derive(Debug, Default)]
-struct Console {
-    first_output: Option<Duration>,
-    ready_line: Option<Duration>,
-    fatal_line: Option<String>,
-    last_line: String,
-}
-
-/// What the console watcher raises.
-struct ConsoleFlags {
-    /// A fatal line appeared: the launch ends.
-    fatal: StopFlag,
-    /// The ready line appeared: the probe looks at once.
-    listening: StopFlag,
-}
-
-/// Copies the console to `log`, timing the first byte and the ready line, and raises its
-/// flags when the ready line or a fatal line appears.
-async fn watch_console(
-    mut stdout: tokio::process::ChildStdout,
-    log: PathBuf,
-    launched: Instant,
-    ready_line: Option<String>,
-    fatal_lines: Vec<String>,
-    console: Arc<Mutex<Console>>,
-    flags: ConsoleFlags,
-) {
-    let Ok(mut file) = tokio::fs::File::create(&log).await else {
-        return;
-    };
-    let mut buffer = vec![0u8; 4096];
-    let mut pending = String::new();
-    loop {
-        let n = match stdout.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let now = launched.elapsed();
-        let _ = file.write_all(&buffer[..n]).await;
-        pending.push_str(&String::from_utf8_lossy(&buffer[..n]));
-        let mut state = console.lock().unwrap_or_else(|p| p.into_inner());
-        state.first_output.get_or_insert(now);
-        while let Some(end) = pending.find('\n') {
-            let line: String = pending.drain(..=end).collect();
-            let line = line.trim_end().to_string();
-            if state.ready_line.is_none() && ready_line.as_deref().is_some_and(|r| line.contains(r))
-            {
-                state.ready_line = Some(now);
-                flags.listening.raise();
-            }
-            if state.fatal_line.is_none() && fatal_lines.iter().any(|f| line.contains(f.as_str())) {
-                state.fatal_line = Some(line.clone());
-                flags.fatal.raise();
-            }
-            if !line.trim().is_empty() {
-                state.last_line = line;
-            }
-        }
-    }
-    let _ = file.flush().await;
-}
-
-/// The boot files compressed as one stream, cached by their content.
-fn compressed_boot_files(files: &[&Path], cache_dir: &Path) -> Result<u64, String> {
-    let failed = |e: std::io::Error| format!("compressing the boot files: {e}");
-    let identity = image_size::files_identity(files).map_err(failed)?;
-    let cache = FactsCache::new(cache_dir);
-    if let Some(facts) = cache.load::<()>(&identity) {
-        return Ok(facts.compressed_bytes);
-    }
-    let compressed_bytes = image_size::compressed_size_of_files(files).map_err(failed)?;
-    cache.store(&CachedFacts {
-        identity,
-        compressed_bytes,
-        extra: (),
-    });
-    Ok(compressed_bytes)
-}
-
 /// The last line of QEMU's own stderr, for errors.
 fn stderr_tail(path: &Path) -> String {
     std::fs::read_to_string(path)
@@ -426,222 +343,25 @@ impl Wrap for QemuWrap {
         Some(Box::new(resized))
     }
 
-    async fn launch_once(&self, context: &LaunchContext, run_name: &str) -> Measurement {
-        let mut m = Measurement::default();
-        let dir = match tempfile::Builder::new()
+    async fn instance(
+        &self,
+        context: &LaunchContext,
+        port: u16,
+    ) -> Result<Box<dyn Instance>, String> {
+        let dir = tempfile::Builder::new()
             .prefix(&format!("shrinkwrap-{}-", context.session))
             .tempdir()
-        {
-            Ok(dir) => dir,
-            Err(e) => {
-                m.note(format!("temp folder: {e}"));
-                return m;
-            }
-        };
-        let qmp_socket = dir.path().join("qmp.sock");
-        let console_log = dir.path().join("serial.log");
-        let stderr_log = dir.path().join("qemu.stderr");
-        let port = match probe::free_local_port() {
-            Ok(port) => port,
-            Err(e) => {
-                m.note(format!("no free port on 127.0.0.1: {e}"));
-                return m;
-            }
-        };
-        let stderr_file = match std::fs::File::create(&stderr_log) {
-            Ok(file) => file,
-            Err(e) => {
-                m.note(format!("creating {}: {e}", stderr_log.display()));
-                return m;
-            }
-        };
-        let args = self.arguments(&qmp_socket, port);
-        tracing::debug!(binary = %self.qemu.binary, ?args, "spawning QEMU");
-        let mut command = tokio::process::Command::new(&self.qemu.binary);
-        command
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr_file)
-            .kill_on_drop(true)
-            // Its own process group: a terminal's Ctrl-C reaches the harness, which stops it.
-            .process_group(0);
-
-        // The clock starts at the spawn.
-        let launched = Instant::now();
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) => {
-                m.note(format!("cannot start {}: {e}", self.qemu.binary));
-                return m;
-            }
-        };
-        m.started = Some(launched.elapsed());
-        let pid = child.id();
-
-        let give_up = StopFlag::default();
-        let listening = StopFlag::default();
-        let console = Arc::new(Mutex::new(Console::default()));
-        let console_task = child.stdout.take().map(|stdout| {
-            tokio::spawn(watch_console(
-                stdout,
-                console_log.clone(),
-                launched,
-                self.qemu.ready_line.clone(),
-                self.qemu.fatal_lines.clone(),
-                Arc::clone(&console),
-                ConsoleFlags {
-                    fatal: give_up.clone(),
-                    listening: listening.clone(),
-                },
-            ))
-        });
-        let qmp_task = {
-            let socket = qmp_socket.clone();
-            tokio::spawn(async move {
-                let client = QmpClient::connect(&socket, QMP_TIMEOUT).await;
-                client.map(|c| (c, launched.elapsed()))
-            })
-        };
-        let target = probe_target(&self.spec, &context.probe, port);
-        let mut probe = {
-            let target = target.clone();
-            let give_up = give_up.clone();
-            let listening = listening.clone();
-            let interrupt = context.interrupt.clone();
-            tokio::task::spawn_blocking(move || {
-                probe::wait_for_first_response(
-                    &target,
-                    launched,
-                    &[&give_up, &interrupt],
-                    Some(&listening),
-                )
-            })
-        };
-
-        let first_response: Result<(), String> = tokio::select! {
-            first = &mut probe => match first {
-                Ok(Ok(first)) => {
-                    m.ttfr = Some(first.at - launched);
-                    m.probe_answer = Some(first.answer);
-                    m.probe_attempts = Some(first.attempts);
-                    Ok(())
-                }
-                Ok(Err(e)) if context.interrupt.is_raised() => Err(format!("interrupted ({e})")),
-                Ok(Err(e)) => match console.lock().unwrap_or_else(|p| p.into_inner()).fatal_line.clone() {
-                    Some(line) => Err(format!("the guest failed: {line:?}")),
-                    None => Err(e.to_string()),
-                },
-                Err(e) => Err(format!("probe thread failed: {e}")),
-            },
-            status = child.wait() => {
-                give_up.raise();
-                let _ = probe.await;
-                let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                Err(format!("QEMU exited ({status}) before the guest answered: {}", stderr_tail(&stderr_log)))
-            }
-        };
-
-        if first_response.is_ok()
-            && let Some(pid) = pid
-        {
-            match process_memory(&[pid]) {
-                Ok(memory) => {
-                    m.rss_bytes = Some(memory.rss_bytes);
-                    m.pss_bytes = Some(memory.pss_bytes);
-                    // QEMU spawns no helper: the process is the instance's whole host cost.
-                    m.host_memory_bytes = Some(memory.pss_bytes);
-                }
-                Err(e) => m.note(format!("rss/pss: {e}")),
-            }
-            match vmm_split(pid, u64::from(self.qemu.memory_mb) << 20) {
-                Ok(split) => {
-                    m.guest_ram_bytes = Some(split.guest_ram_bytes);
-                    m.vmm_overhead_bytes = Some(split.vmm_overhead_bytes);
-                }
-                Err(e) => m.note(format!("guest RAM / VMM split: {e}")),
-            }
-        }
-        let mut body_ok = first_response.is_ok();
-        if first_response.is_ok()
-            && let Some(expected) = &context.probe.expect_body
-            && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
-        {
-            m.note(e);
-            body_ok = false;
-        }
-
-        // Stop over QMP (`quit`), timing until the process has exited.
-        let exited = child.try_wait().ok().flatten();
-        if let (Some(status), Ok(())) = (exited, &first_response) {
-            m.note(format!(
-                "QEMU exited ({status}) after the first response: {}",
-                stderr_tail(&stderr_log)
-            ));
-        }
-        let qmp = if exited.is_some() {
-            // No socket will ever answer: do not wait for the connect loop's deadline.
-            qmp_task.abort();
-            None
-        } else {
-            match tokio::time::timeout(QMP_TIMEOUT, qmp_task).await {
-                Ok(Ok(Ok((qmp, ready)))) => {
-                    m.qmp_ready = Some(ready);
-                    Some(qmp)
-                }
-                Ok(Ok(Err(e))) => {
-                    m.note(e.to_string());
-                    None
-                }
-                _ => {
-                    m.note("QMP: no connection");
-                    None
-                }
-            }
-        };
-        let mut stopped = false;
-        if let Some(qmp) = qmp.filter(|_| first_response.is_ok()) {
-            match qmp.status().await {
-                Ok((true, _)) => {}
-                Ok((false, state)) => m.note(format!("QMP: the guest is {state}, not running")),
-                Err(e) => m.note(e.to_string()),
-            }
-            let stopping = Instant::now();
-            qmp.quit().await;
-            match tokio::time::timeout(self.spec.timeouts.stop, child.wait()).await {
-                Ok(Ok(_)) => {
-                    m.stop = Some(stopping.elapsed());
-                    stopped = true;
-                }
-                Ok(Err(e)) => m.note(format!("waiting for QEMU to exit: {e}")),
-                Err(_) => m.note(format!(
-                    "QEMU did not exit within {:?} of QMP quit; killed",
-                    self.spec.timeouts.stop
-                )),
-            }
-        }
-        if !stopped {
-            let _ = child.kill().await;
-        }
-        if let Some(task) = console_task {
-            let _ = task.await;
-        }
-        let console = std::mem::take(&mut *console.lock().unwrap_or_else(|p| p.into_inner()));
-        m.first_output = console.first_output;
-        m.ready_line = console.ready_line;
-        match first_response {
-            Ok(()) => m.ok = body_ok && stopped,
-            Err(e) => m.notes.insert(0, e),
-        }
-        // An interrupted launch is not a failure of the guest: its console is not kept.
-        if !m.ok && !context.interrupt.is_raised() {
-            let kept = keep_console_log(&console_log, &context.logs_dir, &self.spec.name, run_name);
-            m.note(format!(
-                "serial log: {kept} (last line: {:?})",
-                console.last_line
-            ));
-        }
-        m
+            .map_err(|e| format!("temp folder: {e}"))?;
+        let args = self.arguments(&dir.path().join("qmp.sock"), port);
+        Ok(Box::new(QemuInstance {
+            wrap: self.clone(),
+            args,
+            dir,
+            child: None,
+            console: None,
+            qmp: None,
+            stopped: false,
+        }))
     }
 
     async fn remove_leftovers(&self, session: &str) -> usize {
@@ -678,11 +398,192 @@ pub fn kill_session_vms(session: &str) -> usize {
         .count()
 }
 
-/// Copies a failed run's console log to the results' `logs/` folder; returns its path.
-fn keep_console_log(log: &Path, logs_dir: &Path, wrap: &str, run_name: &str) -> String {
-    let kept = logs_dir.join(format!("{wrap}-{run_name}.serial.log"));
-    match std::fs::create_dir_all(logs_dir).and_then(|()| std::fs::copy(log, &kept)) {
-        Ok(_) => kept.display().to_string(),
-        Err(e) => format!("not kept ({e})"),
+/// One VM: QEMU's arguments and private temp folder (QMP socket, console and stderr logs),
+/// then its process, console watcher and QMP connection once started.
+struct QemuInstance {
+    wrap: QemuWrap,
+    args: Vec<String>,
+    dir: tempfile::TempDir,
+    child: Option<tokio::process::Child>,
+    console: Option<ConsoleWatcher>,
+    qmp: Option<tokio::task::JoinHandle<Result<(QmpClient, Duration), String>>>,
+    stopped: bool,
+}
+
+impl QemuInstance {
+    fn stderr_log(&self) -> PathBuf {
+        self.dir.path().join("qemu.stderr")
+    }
+
+    /// The spawned QEMU process (`start` has run).
+    fn child(&mut self) -> Result<&mut tokio::process::Child, String> {
+        self.child
+            .as_mut()
+            .ok_or_else(|| "QEMU was never started".to_string())
+    }
+
+    /// The QMP connection made at start, with the time its handshake finished.
+    async fn qmp(&mut self, m: &mut Measurement) -> Result<QmpClient, String> {
+        let task = self.qmp.take().ok_or("QMP: never connected")?;
+        match tokio::time::timeout(QMP_TIMEOUT, task).await {
+            Ok(Ok(Ok((qmp, ready)))) => {
+                m.qmp_ready = Some(ready);
+                Ok(qmp)
+            }
+            Ok(Ok(Err(e))) => Err(e),
+            _ => Err("QMP: no connection".to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl Instance for QemuInstance {
+    fn announces_listening(&self) -> bool {
+        self.wrap.qemu.ready_line.is_some()
+    }
+
+    async fn start(
+        &mut self,
+        launched: Instant,
+        signals: &Signals,
+        m: &mut Measurement,
+    ) -> Result<(), String> {
+        let stderr = std::fs::File::create(self.stderr_log())
+            .map_err(|e| format!("creating {}: {e}", self.stderr_log().display()))?;
+        let binary = &self.wrap.qemu.binary;
+        tracing::debug!(%binary, args = ?self.args, "spawning QEMU");
+        let mut child = tokio::process::Command::new(binary)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            // Its own process group: a terminal's Ctrl-C reaches the harness, which stops it.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start {binary}: {e}"))?;
+        m.started = Some(launched.elapsed());
+        let watch = Watch {
+            ready_line: self.wrap.qemu.ready_line.clone(),
+            fatal_lines: self.wrap.qemu.fatal_lines.clone(),
+            listening: signals.listening.clone(),
+            fatal: signals.give_up.clone(),
+        };
+        let log = self.dir.path().join("serial.log");
+        self.console = child
+            .stdout
+            .take()
+            .map(|stdout| ConsoleWatcher::start(stdout, log, launched, watch));
+        self.child = Some(child);
+        let socket = self.dir.path().join("qmp.sock");
+        self.qmp = Some(tokio::spawn(async move {
+            let client = QmpClient::connect(&socket, QMP_TIMEOUT).await;
+            client
+                .map(|c| (c, launched.elapsed()))
+                .map_err(|e| e.to_string())
+        }));
+        Ok(())
+    }
+
+    async fn ended(&mut self) -> String {
+        let status = match self.child().map(|child| child.wait()) {
+            Ok(wait) => wait.await.map_or_else(|e| e.to_string(), |s| s.to_string()),
+            Err(e) => e,
+        };
+        format!(
+            "QEMU exited ({status}) before the guest answered: {}",
+            stderr_tail(&self.stderr_log())
+        )
+    }
+
+    async fn explain(&mut self, probe_error: String) -> String {
+        match self.console.as_ref().and_then(ConsoleWatcher::fatal_line) {
+            Some(line) => format!("the guest failed: {line:?}"),
+            None => probe_error,
+        }
+    }
+
+    async fn read_memory(&mut self, m: &mut Measurement) {
+        let Some(pid) = self.child.as_ref().and_then(tokio::process::Child::id) else {
+            m.note("memory: QEMU has exited");
+            return;
+        };
+        match process_memory(&[pid]) {
+            Ok(memory) => {
+                m.rss_bytes = Some(memory.rss_bytes);
+                m.pss_bytes = Some(memory.pss_bytes);
+                // QEMU spawns no helper: the process is the instance's whole host cost.
+                m.host_memory_bytes = Some(memory.pss_bytes);
+            }
+            Err(e) => m.note(format!("rss/pss: {e}")),
+        }
+        match vmm_split(pid, u64::from(self.wrap.qemu.memory_mb) << 20) {
+            Ok(split) => {
+                m.guest_ram_bytes = Some(split.guest_ram_bytes);
+                m.vmm_overhead_bytes = Some(split.vmm_overhead_bytes);
+            }
+            Err(e) => m.note(format!("guest RAM / VMM split: {e}")),
+        }
+    }
+
+    /// QMP `quit`, timed until the process has exited.
+    async fn stop(&mut self, timeout: Duration, m: &mut Measurement) -> Result<Stopped, String> {
+        if let Some(status) = self.child()?.try_wait().ok().flatten() {
+            return Err(format!(
+                "QEMU exited ({status}) after the first response: {}",
+                stderr_tail(&self.stderr_log())
+            ));
+        }
+        let qmp = self.qmp(m).await?;
+        match qmp.status().await {
+            Ok((true, _)) => {}
+            Ok((false, state)) => m.note(format!("QMP: the guest is {state}, not running")),
+            Err(e) => m.note(e.to_string()),
+        }
+        qmp.quit().await;
+        let child = self.child()?;
+        let stopped = match tokio::time::timeout(timeout, child.wait()).await {
+            Ok(Ok(_)) => Stopped::Clean,
+            Ok(Err(e)) => return Err(format!("waiting for QEMU to exit: {e}")),
+            Err(_) => {
+                child
+                    .kill()
+                    .await
+                    .map_err(|e| format!("killing QEMU: {e}"))?;
+                Stopped::Killed(format!(
+                    "QEMU did not exit within {timeout:?} of QMP quit; killed"
+                ))
+            }
+        };
+        self.stopped = true;
+        Ok(stopped)
+    }
+
+    async fn remove(&mut self, m: &mut Measurement) -> Result<(), String> {
+        // A launch that failed still records when QMP answered, as a phase; unless QEMU
+        // has exited, and no socket will ever answer.
+        let exited = self.child().map(|c| c.try_wait().ok().flatten().is_some());
+        if self.qmp.is_some() && exited == Ok(false) {
+            let _ = self.qmp(m).await;
+        }
+        if let Some(task) = self.qmp.take() {
+            task.abort();
+        }
+        if let Some(child) = self.child.as_mut().filter(|_| !self.stopped) {
+            let _ = child.kill().await;
+        }
+        if let Some(console) = self.console.as_mut() {
+            let seen = console.finish().await;
+            m.first_output = seen.first_output;
+            m.ready_line = seen.ready_line;
+        }
+        Ok(())
+    }
+
+    fn console_log(&self) -> Option<ConsoleLog> {
+        self.console.as_ref().map(|console| ConsoleLog {
+            path: console.log().to_path_buf(),
+            last_line: console.last_line(),
+        })
     }
 }

@@ -1,0 +1,145 @@
+//! An instance's console (a VM's serial port, a process's output), copied to a log file as
+//! it arrives and timed on the launch clock: its first byte, the instance's ready line, and
+//! any fatal line, each raising a flag the moment it appears.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::probe::StopFlag;
+
+/// What the console showed, with times on the launch clock.
+#[derive(Debug, Default, Clone)]
+pub struct Console {
+    /// The first byte.
+    pub first_output: Option<Duration>,
+    /// The line saying the instance listens.
+    pub ready_line: Option<Duration>,
+    /// The first line that says the instance failed.
+    pub fatal_line: Option<String>,
+    /// The last line that was not blank.
+    pub last_line: String,
+}
+
+/// What to look for on a console, and the flags its lines raise.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// Text of the line saying the instance listens.
+    pub ready_line: Option<String>,
+    /// Texts of lines saying the instance failed.
+    pub fatal_lines: Vec<String>,
+    /// Raised by the ready line.
+    pub listening: StopFlag,
+    /// Raised by a fatal line.
+    pub fatal: StopFlag,
+}
+
+/// A console being copied and watched in the background.
+pub struct ConsoleWatcher {
+    state: Arc<Mutex<Console>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    log: PathBuf,
+}
+
+impl ConsoleWatcher {
+    /// Copies `output` to `log` until it closes, watching its lines.
+    pub fn start(
+        output: impl AsyncRead + Unpin + Send + 'static,
+        log: PathBuf,
+        launched: Instant,
+        watch: Watch,
+    ) -> ConsoleWatcher {
+        let state = Arc::new(Mutex::new(Console::default()));
+        let task = tokio::spawn(copy_and_watch(
+            output,
+            log.clone(),
+            launched,
+            watch,
+            Arc::clone(&state),
+        ));
+        ConsoleWatcher {
+            state,
+            task: Some(task),
+            log,
+        }
+    }
+
+    /// The fatal line seen so far.
+    pub fn fatal_line(&self) -> Option<String> {
+        self.lock().fatal_line.clone()
+    }
+
+    /// The last line that was not blank, so far.
+    pub fn last_line(&self) -> String {
+        self.lock().last_line.clone()
+    }
+
+    /// The log file.
+    pub fn log(&self) -> &std::path::Path {
+        &self.log
+    }
+
+    /// Waits until the console closed (its instance ended) and returns what it showed.
+    pub async fn finish(&mut self) -> Console {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Console> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn copy_and_watch(
+    mut output: impl AsyncRead + Unpin,
+    log: PathBuf,
+    launched: Instant,
+    watch: Watch,
+    state: Arc<Mutex<Console>>,
+) {
+    let Ok(mut file) = tokio::fs::File::create(&log).await else {
+        return;
+    };
+    let mut buffer = vec![0u8; 4096];
+    let mut pending = String::new();
+    loop {
+        let n = match output.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let now = launched.elapsed();
+        let _ = file.write_all(&buffer[..n]).await;
+        pending.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        state.first_output.get_or_insert(now);
+        while let Some(end) = pending.find('\n') {
+            let line: String = pending.drain(..=end).collect();
+            see_line(line.trim_end(), now, &watch, &mut state);
+        }
+    }
+    let _ = file.flush().await;
+}
+
+/// Notes one complete line, raising the flags it calls for.
+fn see_line(line: &str, now: Duration, watch: &Watch, state: &mut Console) {
+    if state.ready_line.is_none()
+        && watch
+            .ready_line
+            .as_deref()
+            .is_some_and(|r| line.contains(r))
+    {
+        state.ready_line = Some(now);
+        watch.listening.raise();
+    }
+    if state.fatal_line.is_none() && watch.fatal_lines.iter().any(|f| line.contains(f.as_str())) {
+        state.fatal_line = Some(line.to_string());
+        watch.fatal.raise();
+    }
+    if !line.trim().is_empty() {
+        state.last_line = line.to_string();
+    }
+}

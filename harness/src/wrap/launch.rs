@@ -1,0 +1,243 @@
+//! The launch sequence every cold start shares, whatever its kind: choose a port, ask the
+//! runtime for the instance (the clock starts here), probe until the first `HTTP/1.x 200`
+//! while watching for the instance to end early, read its memory, check the body, stop it,
+//! remove every trace of it, and keep the console log of a failed launch. A driver supplies
+//! only its own steps, as an [`Instance`].
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{LaunchContext, Measurement, Wrap, probe_target};
+use crate::instrument::probe::{self, FirstResponse, ProbeError, ProbeTarget, StopFlag};
+
+/// What an instance raises while it starts.
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    /// The instance can no longer answer (a fatal console line): the probe gives up.
+    pub give_up: StopFlag,
+    /// The instance said it listens (its ready line): the probe looks at once.
+    pub listening: StopFlag,
+}
+
+/// What an instance's console showed, for keeping the log of a failed launch.
+#[derive(Debug, Clone)]
+pub struct ConsoleLog {
+    /// The log file, in the instance's own temp folder.
+    pub path: PathBuf,
+    /// The last line that was not blank.
+    pub last_line: String,
+}
+
+/// How a stop ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// The instance exited when asked.
+    Clean,
+    /// It ended only when killed, after the grace period: a failed run, and why.
+    Killed(String),
+}
+
+/// One instance of a wrap, from just before it is created until it is removed: the steps
+/// that differ per kind. The launch sequence calls them in order: `create`, `start`, then
+/// either `ended` or the probe's answer, `read_memory`, `stop`, and always `remove`.
+#[async_trait]
+pub trait Instance: Send {
+    /// Whether the instance says on its console when it listens (see [`Signals`]).
+    fn announces_listening(&self) -> bool {
+        false
+    }
+    /// Asks the runtime for the instance without starting it (a container's create); the
+    /// clock already runs. Most kinds have nothing to do here.
+    async fn create(&mut self, _m: &mut Measurement) -> Result<(), String> {
+        Ok(())
+    }
+    /// Starts the instance; the probe already runs. `launched` starts the launch clock.
+    async fn start(
+        &mut self,
+        launched: Instant,
+        signals: &Signals,
+        m: &mut Measurement,
+    ) -> Result<(), String>;
+    /// Resolves when the instance ends on its own, saying how.
+    async fn ended(&mut self) -> String;
+    /// The launch's error when no `200` came: the probe's words and what the instance
+    /// showed (its last output, a fatal line).
+    async fn explain(&mut self, probe_error: String) -> String;
+    /// Reads the instance's memory right after its first response.
+    async fn read_memory(&mut self, m: &mut Measurement);
+    /// Asks the instance to stop, waits at most `timeout` for it and then kills it; an
+    /// error says why it could not be stopped at all.
+    async fn stop(&mut self, timeout: Duration, m: &mut Measurement) -> Result<Stopped, String>;
+    /// Removes every trace of the instance, killing what still runs, and records what its
+    /// console showed; an error names what is left and how to remove it.
+    async fn remove(&mut self, m: &mut Measurement) -> Result<(), String>;
+    /// The console log, once removed, when the instance has one.
+    fn console_log(&self) -> Option<ConsoleLog> {
+        None
+    }
+}
+
+/// Launches one cold instance of `wrap`, measures it, stops it and removes every trace of
+/// it. `run_name` (e.g. `run3`, `warmup1`) names the log kept from a failed launch.
+pub async fn launch_once(wrap: &dyn Wrap, context: &LaunchContext, run_name: &str) -> Measurement {
+    let mut m = Measurement::default();
+    let port = match host_port(wrap.fixed_port()) {
+        Ok(port) => port,
+        Err(e) => {
+            m.note(e);
+            return m;
+        }
+    };
+    let mut instance = match wrap.instance(context, port).await {
+        Ok(instance) => instance,
+        Err(e) => {
+            m.note(e);
+            return m;
+        }
+    };
+    let target = probe_target(wrap.spec(), &context.probe, port);
+    let mut ok = match first_response(instance.as_mut(), &target, context, &mut m).await {
+        Ok(()) => measure_and_stop(instance.as_mut(), wrap, &target, context, &mut m).await,
+        Err(e) => {
+            m.note(e);
+            false
+        }
+    };
+    if let Err(e) = instance.remove(&mut m).await {
+        m.note(e);
+        ok = false;
+    }
+    m.ok = ok;
+    // An interrupted launch is not a failure of the instance: its console is not kept.
+    if !ok
+        && !context.interrupt.is_raised()
+        && let Some(console) = instance.console_log()
+    {
+        let kept = keep_console_log(
+            &console.path,
+            &context.logs_dir,
+            &wrap.spec().name,
+            run_name,
+        );
+        m.note(format!(
+            "console log: {kept} (last line: {:?})",
+            console.last_line
+        ));
+    }
+    m
+}
+
+/// The port the instance answers on: the wrap's fixed one when it is free, else one the OS
+/// chooses.
+fn host_port(fixed: Option<u16>) -> Result<u16, String> {
+    match fixed {
+        Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() => Err(format!(
+            "port {port}, which this workload always uses, is taken by another process: stop it"
+        )),
+        Some(port) => Ok(port),
+        None => probe::free_local_port().map_err(|e| format!("no free port on 127.0.0.1: {e}")),
+    }
+}
+
+/// What ended the wait for the first response.
+enum Outcome {
+    Probe(Result<Result<FirstResponse, ProbeError>, tokio::task::JoinError>),
+    Ended(String),
+}
+
+/// Creates and starts the instance with the probe running from just before the start, and
+/// waits for the first `200` or for the instance to end. The clock starts at `create`.
+async fn first_response(
+    instance: &mut dyn Instance,
+    target: &ProbeTarget,
+    context: &LaunchContext,
+    m: &mut Measurement,
+) -> Result<(), String> {
+    let launched = Instant::now();
+    instance.create(m).await?;
+    let signals = Signals::default();
+    let mut probe = {
+        let (target, signals) = (target.clone(), signals.clone());
+        let interrupt = context.interrupt.clone();
+        let listening = instance.announces_listening();
+        tokio::task::spawn_blocking(move || {
+            let listening = listening.then_some(&signals.listening);
+            probe::wait_for_first_response(
+                &target,
+                launched,
+                &[&signals.give_up, &interrupt],
+                listening,
+            )
+        })
+    };
+    if let Err(e) = instance.start(launched, &signals, m).await {
+        signals.give_up.raise();
+        let _ = probe.await;
+        return Err(e);
+    }
+    // A driver that spawns a process records the spawn itself, before its own bookkeeping.
+    m.started.get_or_insert(launched.elapsed());
+    let outcome = tokio::select! {
+        first = &mut probe => Outcome::Probe(first),
+        how = instance.ended() => Outcome::Ended(how),
+    };
+    match outcome {
+        Outcome::Probe(Ok(Ok(first))) => {
+            m.ttfr = Some(first.at - launched);
+            m.probe_answer = Some(first.answer);
+            m.probe_attempts = Some(first.attempts);
+            Ok(())
+        }
+        Outcome::Probe(Ok(Err(e))) if context.interrupt.is_raised() => {
+            Err(format!("interrupted ({e})"))
+        }
+        Outcome::Probe(Ok(Err(e))) => Err(instance.explain(e.to_string()).await),
+        Outcome::Probe(Err(e)) => Err(format!("probe thread failed: {e}")),
+        Outcome::Ended(how) => {
+            signals.give_up.raise();
+            let _ = probe.await;
+            Err(how)
+        }
+    }
+}
+
+/// After the first response: memory, the body, and a timed stop. Whether all went well.
+async fn measure_and_stop(
+    instance: &mut dyn Instance,
+    wrap: &dyn Wrap,
+    target: &ProbeTarget,
+    context: &LaunchContext,
+    m: &mut Measurement,
+) -> bool {
+    instance.read_memory(m).await;
+    let mut ok = true;
+    if let Some(expected) = &context.probe.expect_body
+        && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
+    {
+        m.note(e);
+        ok = false;
+    }
+    let stopping = Instant::now();
+    let stopped = instance.stop(wrap.spec().timeouts.stop, m).await;
+    if stopped.is_ok() {
+        m.stop = Some(stopping.elapsed());
+    }
+    match stopped {
+        Ok(Stopped::Clean) => ok,
+        Ok(Stopped::Killed(why)) | Err(why) => {
+            m.note(why);
+            false
+        }
+    }
+}
+
+/// Copies a failed launch's console log to the results' `logs/` folder; returns its path.
+fn keep_console_log(log: &Path, logs_dir: &Path, wrap: &str, run_name: &str) -> String {
+    let kept = logs_dir.join(format!("{wrap}-{run_name}.console.log"));
+    match std::fs::create_dir_all(logs_dir).and_then(|()| std::fs::copy(log, &kept)) {
+        Ok(_) => kept.display().to_string(),
+        Err(e) => format!("not kept ({e})"),
+    }
+}

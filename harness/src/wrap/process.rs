@@ -1,0 +1,371 @@
+//! The process wrap: the workload, or any launcher, run as a host process from an argument
+//! vector (never through a shell). It is the native floor every other wrap is measured
+//! against. Its image is the program and the files named beside it; its host memory is the
+//! PSS of its process tree; it stops by SIGTERM and, after the grace period, SIGKILL (a
+//! failed run). Every process carries its session in `SHRINKWRAP_SESSION`, so leftovers can
+//! always be found.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, Signal, System, UpdateKind};
+
+use super::launch::{ConsoleLog, Instance, Signals, Stopped};
+use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
+use crate::image::contents::{self, Contents};
+use crate::image::size as image_size;
+use crate::instrument::console::{ConsoleWatcher, Watch};
+use crate::instrument::memory::{process_memory, process_tree};
+use crate::scenario::{Launch, ProcessSpec, WrapSpec};
+
+/// Environment variable naming the session on every process the wrap starts.
+pub const SESSION_ENV: &str = "SHRINKWRAP_SESSION";
+
+/// A process wrap with its program and image files found.
+#[derive(Clone)]
+pub struct ProcessWrap {
+    spec: WrapSpec,
+    process: ProcessSpec,
+    program: PathBuf,
+    runtime_version: String,
+    image_bytes: u64,
+    image_compressed_bytes: Result<u64, String>,
+    contents: Result<Contents, String>,
+}
+
+impl ProcessWrap {
+    /// Builds (or finds) the recipe's output and checks the program and files exist.
+    pub fn prepare(spec: WrapSpec, context: &PrepareContext<'_>) -> Result<ProcessWrap, WrapError> {
+        let Launch::Process(process) = spec.launch.clone() else {
+            return Err(WrapError::Process(format!(
+                "wrap '{}' is not a process",
+                spec.name
+            )));
+        };
+        let base = match &spec.image {
+            Some(image) => {
+                run_blocking(|| {
+                    context
+                        .cache
+                        .ensure(image, context.rebuild, context.progress)
+                })?
+                .dir
+            }
+            None => context.base_dir.to_path_buf(),
+        };
+        let program = find_program(&process.command[0], &base)?;
+        let mut files = vec![program.clone()];
+        for file in &process.files {
+            files.push(existing_file("process.files entry", &base.join(file))?);
+        }
+        let image: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        let image_bytes = image
+            .iter()
+            .map(|p| std::fs::metadata(p).map(|m| m.len()))
+            .sum::<std::io::Result<u64>>()
+            .map_err(|e| WrapError::Process(format!("reading the image files: {e}")))?;
+        let host_kernel = crate::instrument::host::HostFacts::read().kernel;
+        let contents = contents::from_files(&image, format!("the host's Linux {host_kernel}"))
+            .map_err(|e| format!("reading the image files: {e}"));
+        Ok(ProcessWrap {
+            runtime_version: format!("host process, Linux {host_kernel}"),
+            image_compressed_bytes: run_blocking(|| {
+                image_size::compressed_files_cached(&image, &context.cache.dir)
+            }),
+            image_bytes,
+            contents,
+            program,
+            process,
+            spec,
+        })
+    }
+}
+
+/// The program of a command: a path (with a `/`) from `base`, else a name on `PATH`.
+fn find_program(program: &str, base: &Path) -> Result<PathBuf, WrapError> {
+    if program.contains('/') {
+        return existing_file("process.command program", &base.join(program));
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            WrapError::Process(format!(
+                "process.command program '{program}' is not on PATH: install it, or give its path"
+            ))
+        })
+}
+
+fn existing_file(what: &str, path: &Path) -> Result<PathBuf, WrapError> {
+    if path.is_file() {
+        Ok(path.to_path_buf())
+    } else {
+        Err(WrapError::Process(format!(
+            "{what} {} does not exist: build it first or fix the path (relative paths start at the recipe's output, else the scenario's folder)",
+            path.display()
+        )))
+    }
+}
+
+#[async_trait]
+impl Wrap for ProcessWrap {
+    fn spec(&self) -> &WrapSpec {
+        &self.spec
+    }
+
+    fn runtime_version(&self) -> &str {
+        &self.runtime_version
+    }
+
+    fn accel(&self) -> &str {
+        "native"
+    }
+
+    fn image_bytes(&self) -> u64 {
+        self.image_bytes
+    }
+
+    fn image_compressed_bytes(&self) -> Result<u64, &str> {
+        self.image_compressed_bytes
+            .as_ref()
+            .copied()
+            .map_err(String::as_str)
+    }
+
+    fn contents(&self) -> Result<&Contents, &str> {
+        self.contents.as_ref().map_err(String::as_str)
+    }
+
+    fn fixed_port(&self) -> Option<u16> {
+        self.process.port
+    }
+
+    async fn instance(
+        &self,
+        context: &LaunchContext,
+        port: u16,
+    ) -> Result<Box<dyn Instance>, String> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("shrinkwrap-{}-", context.session))
+            .tempdir()
+            .map_err(|e| format!("temp folder: {e}"))?;
+        let args = self.process.command[1..]
+            .iter()
+            .map(|arg| arg.replace("{port}", &port.to_string()))
+            .collect();
+        Ok(Box::new(ProcessInstance {
+            wrap: self.clone(),
+            session: context.session.clone(),
+            args,
+            dir,
+            child: None,
+            console: None,
+        }))
+    }
+
+    async fn remove_leftovers(&self, session: &str) -> usize {
+        kill_session_processes(session)
+    }
+}
+
+/// One host process: its arguments and temp folder (its output's log), then the process
+/// and its output's watcher once started.
+struct ProcessInstance {
+    wrap: ProcessWrap,
+    session: String,
+    args: Vec<String>,
+    dir: tempfile::TempDir,
+    child: Option<tokio::process::Child>,
+    console: Option<ConsoleWatcher>,
+}
+
+impl ProcessInstance {
+    /// The process's id while it has not been reaped.
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(tokio::process::Child::id)
+    }
+
+    /// What the process printed last, for errors.
+    fn last_output(&self) -> String {
+        match self.console.as_ref().map(ConsoleWatcher::last_line) {
+            Some(line) if !line.is_empty() => format!("its last output: {line:?}"),
+            _ => "it printed nothing".to_string(),
+        }
+    }
+}
+
+#[async_trait]
+impl Instance for ProcessInstance {
+    fn announces_listening(&self) -> bool {
+        self.wrap.process.ready_line.is_some()
+    }
+
+    async fn start(
+        &mut self,
+        launched: Instant,
+        signals: &Signals,
+        m: &mut Measurement,
+    ) -> Result<(), String> {
+        let pipe_failed = |e: std::io::Error| format!("output pipe: {e}");
+        let (output, writer) = std::io::pipe().map_err(pipe_failed)?;
+        let writer_too = writer.try_clone().map_err(pipe_failed)?;
+        let output = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(output))
+            .map_err(pipe_failed)?;
+        let child = tokio::process::Command::new(&self.wrap.program)
+            .args(&self.args)
+            .envs(&self.wrap.process.env)
+            .env(SESSION_ENV, &self.session)
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(writer_too)
+            .kill_on_drop(true)
+            // Its own process group: a terminal's Ctrl-C reaches the harness, which stops it.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.wrap.program.display()))?;
+        m.started = Some(launched.elapsed());
+        let watch = Watch {
+            ready_line: self.wrap.process.ready_line.clone(),
+            fatal_lines: self.wrap.process.fatal_lines.clone(),
+            listening: signals.listening.clone(),
+            fatal: signals.give_up.clone(),
+        };
+        let log = self.dir.path().join("output.log");
+        self.console = Some(ConsoleWatcher::start(output, log, launched, watch));
+        self.child = Some(child);
+        Ok(())
+    }
+
+    async fn ended(&mut self) -> String {
+        let status = match self.child.as_mut() {
+            Some(child) => child
+                .wait()
+                .await
+                .map_or_else(|e| e.to_string(), |s| s.to_string()),
+            None => "never started".to_string(),
+        };
+        format!(
+            "the process exited ({status}) before answering; {}",
+            self.last_output()
+        )
+    }
+
+    async fn explain(&mut self, probe_error: String) -> String {
+        match self.console.as_ref().and_then(ConsoleWatcher::fatal_line) {
+            Some(line) => format!("the process failed: {line:?}"),
+            None => format!("{probe_error}; {}", self.last_output()),
+        }
+    }
+
+    async fn read_memory(&mut self, m: &mut Measurement) {
+        let Some(pid) = self.pid() else {
+            m.note("memory: the process has exited");
+            return;
+        };
+        match process_tree(pid).and_then(|tree| process_memory(&tree)) {
+            Ok(memory) => {
+                m.rss_bytes = Some(memory.rss_bytes);
+                m.pss_bytes = Some(memory.pss_bytes);
+                // The process tree is everything on the host that exists for the instance.
+                m.host_memory_bytes = Some(memory.pss_bytes);
+            }
+            Err(e) => m.note(format!("rss/pss: {e}")),
+        }
+    }
+
+    /// SIGTERM, then SIGKILL to the whole tree after `timeout`.
+    async fn stop(&mut self, timeout: Duration, _m: &mut Measurement) -> Result<Stopped, String> {
+        let pid = self
+            .pid()
+            .ok_or("the process exited after the first response")?;
+        signal(&[pid], Signal::Term);
+        let Some(child) = self.child.as_mut() else {
+            return Err("the process was never started".to_string());
+        };
+        match tokio::time::timeout(timeout, child.wait()).await {
+            Ok(Ok(_)) => Ok(Stopped::Clean),
+            Ok(Err(e)) => Err(format!("waiting for the process to exit: {e}")),
+            Err(_) => {
+                signal(
+                    &process_tree(pid).unwrap_or_else(|_| vec![pid]),
+                    Signal::Kill,
+                );
+                child
+                    .wait()
+                    .await
+                    .map_err(|e| format!("waiting for the killed process: {e}"))?;
+                Ok(Stopped::Killed(format!(
+                    "the workload ignored SIGTERM: killed after {timeout:?} (handle SIGTERM)"
+                )))
+            }
+        }
+    }
+
+    async fn remove(&mut self, m: &mut Measurement) -> Result<(), String> {
+        if let Some(pid) = self.pid() {
+            signal(
+                &process_tree(pid).unwrap_or_else(|_| vec![pid]),
+                Signal::Kill,
+            );
+        }
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill().await;
+        }
+        if let Some(console) = self.console.as_mut() {
+            let seen = console.finish().await;
+            m.first_output = seen.first_output;
+            m.ready_line = seen.ready_line;
+        }
+        Ok(())
+    }
+
+    fn console_log(&self) -> Option<ConsoleLog> {
+        self.console.as_ref().map(|console| ConsoleLog {
+            path: console.log().to_path_buf(),
+            last_line: console.last_line(),
+        })
+    }
+}
+
+/// Sends `signal` to each of `pids` that still runs.
+fn signal(pids: &[u32], signal: Signal) {
+    let Ok(mut system) = System::new() else {
+        return;
+    };
+    let pids: Vec<Pid> = pids.iter().map(|&p| Pid::from_u32(p)).collect();
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&pids),
+        true,
+        ProcessRefreshKind::nothing(),
+    );
+    for pid in &pids {
+        if let Some(process) = system.process(*pid) {
+            let _ = process.kill_with(signal);
+        }
+    }
+}
+
+/// Kills the processes of a session that outlived their launch (they carry the session in
+/// their environment); returns how many.
+pub fn kill_session_processes(session: &str) -> usize {
+    let Ok(mut system) = System::new() else {
+        return 0;
+    };
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing().with_environ(UpdateKind::Always),
+    );
+    let marker = format!("{SESSION_ENV}={session}");
+    system
+        .processes()
+        .values()
+        .filter(|p| p.environ().iter().any(|v| v.to_string_lossy() == marker))
+        .filter(|p| p.kill_with(Signal::Kill).unwrap_or(false))
+        .count()
+}

@@ -1,0 +1,206 @@
+//! The process wrap against real host processes: the native floor measured and held against
+//! readings taken without the harness, a workload that ignores SIGTERM, one that exits at
+//! once, a program that is not there, and nothing left behind.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+mod common;
+
+use common::run_options;
+use shrinkwrap::image::recipe::ImageCache;
+use shrinkwrap::instrument::probe::StopFlag;
+use shrinkwrap::repository_root;
+use shrinkwrap::results::ResultRow;
+use shrinkwrap::runner::{RunOutcome, run_scenario};
+use shrinkwrap::scenario::Scenario;
+use shrinkwrap::wrap::process::SESSION_ENV;
+
+const NATIVE_WRAP: &str = r#"
+[[wrap]]
+name = "native"
+kind = "process"
+image = { recipe = "hello-rust-static", inputs = ["scenarios/workloads/hello-rust"] }
+process = { command = ["rootfs/hello-rust", "--bind", "127.0.0.1", "--port", "{port}"], ready_line = "hello-rust: listening on" }
+"#;
+
+fn scenario(name: &str, wraps: &str) -> Scenario {
+    let text = format!("name = \"{name}\"\nworkload = \"hello-rust\"\n{wraps}");
+    Scenario::parse(&text, Path::new("tests/inline.toml")).expect("test scenario parses")
+}
+
+async fn run(scenario: &Scenario, session: &str, runs: u32) -> RunOutcome {
+    let out = tempfile::tempdir().unwrap();
+    let cache = ImageCache::for_repository(repository_root());
+    run_scenario(
+        scenario,
+        &cache,
+        &run_options(session, out.path(), runs),
+        &StopFlag::default(),
+    )
+    .await
+    .expect("the run completes")
+}
+
+/// Processes carrying `SHRINKWRAP_SESSION=session` in their environment.
+fn processes_of(session: &str) -> usize {
+    let marker = format!("{SESSION_ENV}={session}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("environ")).ok())
+        .filter(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+        .count()
+}
+
+fn temp_dirs_with(prefix: &str) -> usize {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count()
+}
+
+/// The PSS of the same binary started by hand, read from /proc once it listens: what one
+/// bare hello-rust costs, measured without the harness.
+fn independent_pss(binary: &Path) -> f64 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(binary)
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kib: f64 = rollup
+        .lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib * 1024.0
+}
+
+fn ok_rows(outcome: &RunOutcome) -> &[ResultRow] {
+    for row in &outcome.rows {
+        assert!(row.ok, "run {} failed: {}", row.run, row.error);
+    }
+    &outcome.rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn measures_the_native_floor_and_leaves_nothing_behind() {
+    let session = format!("test-native-{}", std::process::id());
+    let outcome = run(&scenario("native", NATIVE_WRAP), &session, 3).await;
+    let rows = ok_rows(&outcome);
+    assert_eq!(rows.len(), 3);
+    let cache = ImageCache::for_repository(repository_root());
+    let spec = &scenario("native", NATIVE_WRAP).wraps[0];
+    let binary = cache
+        .ensure(spec.image.as_ref().unwrap(), false, &|_: &str| {})
+        .unwrap()
+        .dir
+        .join("rootfs/hello-rust");
+    let on_disk = std::fs::metadata(&binary).unwrap().len();
+    let pss = independent_pss(&binary);
+    for row in rows {
+        assert_eq!(row.kind, "process");
+        assert_eq!(row.accel, "native");
+        assert_eq!(row.image_bytes, Some(on_disk), "the image is the binary");
+        assert_eq!(row.image_files, Some(1));
+        // The ready line is printed once the socket listens, so the probe may answer before
+        // the line is read: both come after the spawn, in either order.
+        let (ttfr, ready) = (row.ttfr_ms.unwrap(), row.ready_line_ms.unwrap());
+        let spawned = row.started_ms.unwrap();
+        assert!(
+            spawned <= ready && spawned <= ttfr,
+            "spawned {spawned}, said it listens {ready}, answered {ttfr}"
+        );
+        let host = row.host_memory_bytes.unwrap() as f64;
+        assert!(
+            host > 0.5 * pss && host < 2.0 * pss,
+            "host memory {host} against {pss} read by hand"
+        );
+        assert!(row.stop_ms.is_some());
+    }
+    assert_eq!(
+        processes_of(&session),
+        0,
+        "no process of the session is left"
+    );
+    assert_eq!(temp_dirs_with(&format!("shrinkwrap-{session}-")), 0);
+}
+
+/// A server that ignores SIGTERM: the stop needs SIGKILL, which must fail the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workload_that_ignores_sigterm_fails_its_stop() {
+    let session = format!("test-sigterm-{}", std::process::id());
+    let server = "import http.server, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+                  http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()";
+    let wrap = format!(
+        "[[wrap]]\nname = \"stubborn\"\nkind = \"process\"\nstop_timeout_s = 1.0\nprocess = {{ command = [\"python3\", \"-c\", \"{server}\", \"{{port}}\"] }}\n"
+    );
+    let outcome = run(&scenario("sigterm", &wrap), &session, 1).await;
+    let row = &outcome.rows[0];
+    assert!(!row.ok);
+    assert!(row.ttfr_ms.is_some(), "it served: {}", row.error);
+    assert!(row.error.contains("ignored SIGTERM"), "{}", row.error);
+    assert!(
+        row.stop_ms.unwrap() >= 1000.0,
+        "the grace period was waited"
+    );
+    assert_eq!(processes_of(&session), 0, "the kill left nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workload_that_exits_is_reported_at_once() {
+    let session = format!("test-exits-{}", std::process::id());
+    let wrap = "[[wrap]]\nname = \"quits\"\nkind = \"process\"\nprocess = { command = [\"python3\", \"-c\", \"print('bye'); raise SystemExit(3)\", \"{port}\"] }\n";
+    let outcome = run(&scenario("exits", wrap), &session, 1).await;
+    let row = &outcome.rows[0];
+    assert!(!row.ok);
+    assert!(
+        row.error
+            .contains("exited (exit status: 3) before answering")
+            && row.error.contains("bye"),
+        "{}",
+        row.error
+    );
+    assert!(row.error.contains("console log:"), "{}", row.error);
+    assert!(
+        !row.error.contains("no HTTP 200 within"),
+        "the exit ended the launch, not the ready timeout: {}",
+        row.error
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_that_is_not_there_is_a_clear_error_before_any_launch() {
+    let out = tempfile::tempdir().unwrap();
+    let wrap = "[[wrap]]\nname = \"ghost\"\nkind = \"process\"\nprocess = { command = [\"no-such-program-here\", \"{port}\"] }\n";
+    let cache = ImageCache::for_repository(repository_root());
+    let error = run_scenario(
+        &scenario("ghost", wrap),
+        &cache,
+        &run_options("test-ghost", out.path(), 1),
+        &StopFlag::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("'no-such-program-here' is not on PATH"),
+        "{error}"
+    );
+    assert!(!out.path().join("results.csv").exists());
+}
