@@ -10,6 +10,7 @@ use shrinkwrap::analysis::regression::{self, Rule};
 use shrinkwrap::analysis::summarize;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
+use shrinkwrap::report::progress::Progress;
 use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
@@ -320,7 +321,14 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let interrupt = StopFlag::default();
     let watcher = watch_for_interrupts(interrupt.clone());
     let cache = ImageCache::for_repository(repository_root());
-    let outcome = runner::run_scenario(&scenario, &cache, &options, &interrupt).await;
+    let outcome = runner::run_scenario(
+        &scenario,
+        &cache,
+        &options,
+        &interrupt,
+        &Progress::default(),
+    )
+    .await;
     watcher.abort();
     let outcome = outcome?;
 
@@ -357,7 +365,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 async fn build(scenario: Option<PathBuf>, wraps: &[String], rebuild: bool) -> Result<ExitCode> {
     let scenario = load_scenario(scenario, wraps)?;
     let cache = ImageCache::for_repository(repository_root());
-    for prepared in runner::prepare_all(&scenario, &cache, rebuild).await? {
+    for prepared in runner::prepare_all(&scenario, &cache, rebuild, &Progress::default()).await? {
         println!(
             "{}: ready, image {:.2} MB",
             prepared.spec().name,

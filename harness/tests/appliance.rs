@@ -9,6 +9,7 @@ mod common;
 use common::run_options;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
+use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::ResultRow;
 use shrinkwrap::runner::minmem::find_min_guest_memory;
@@ -30,6 +31,7 @@ async fn run_once(scenario: &Scenario, out: &Path, session: &str) -> Vec<ResultR
         &cache,
         &run_options(session, out, 1),
         &StopFlag::default(),
+        &Progress::default(),
     )
     .await
     .expect("the images build and the run completes")

@@ -10,6 +10,7 @@ mod common;
 use common::run_options;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
+use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::{RESULTS_FILE, read_results};
 use shrinkwrap::runner::run_scenario;
@@ -61,6 +62,7 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
             ..run_options(&session, out.path(), 3)
         },
         &StopFlag::default(),
+        &Progress::default(),
     )
     .await
     .expect("the run completes");
@@ -201,9 +203,15 @@ async fn launch_once_with(name: &str, settings: &str) -> shrinkwrap::results::Re
     let scenario = scenario(name, &format!("{CONTAINER_WRAP}{settings}\n"));
     let cache = ImageCache::for_repository(repository_root());
     let opts = run_options(&session, out.path(), 1);
-    let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
-        .await
-        .unwrap();
+    let outcome = run_scenario(
+        &scenario,
+        &cache,
+        &opts,
+        &StopFlag::default(),
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
         0,
@@ -294,6 +302,7 @@ async fn a_missing_local_image_is_a_clear_error_before_any_launch() {
         &cache,
         &run_options("test-missing", out.path(), 1),
         &StopFlag::default(),
+        &Progress::default(),
     )
     .await
     .unwrap_err()

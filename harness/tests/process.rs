@@ -11,6 +11,7 @@ mod common;
 use common::run_options;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
+use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::ResultRow;
 use shrinkwrap::runner::{RunOutcome, run_scenario};
@@ -38,6 +39,7 @@ async fn run(scenario: &Scenario, session: &str, runs: u32) -> RunOutcome {
         &cache,
         &run_options(session, out.path(), runs),
         &StopFlag::default(),
+        &Progress::default(),
     )
     .await
     .expect("the run completes")
@@ -194,6 +196,7 @@ async fn a_program_that_is_not_there_is_a_clear_error_before_any_launch() {
         &cache,
         &run_options("test-ghost", out.path(), 1),
         &StopFlag::default(),
+        &Progress::default(),
     )
     .await
     .unwrap_err()

@@ -9,6 +9,7 @@ mod common;
 use common::run_options;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
+use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::RESULTS_FILE;
 use shrinkwrap::runner::run_scenario;
@@ -110,6 +111,7 @@ qemu = {{ machine = "pc", accel = "tcg", memory_mb = 32, disks = ["{}"], guest_p
         &cache,
         &run_options(&session, &out, 1),
         &StopFlag::default(),
+        &Progress::default(),
     )
     .await
     .unwrap();
@@ -157,9 +159,15 @@ async fn boots_and_measures_the_hermit_unikernel() {
     scenario.select_wraps(&["hermit".to_string()]).unwrap();
     let cache = ImageCache::for_repository(repository_root());
     let opts = run_options(&session, out.path(), 2);
-    let outcome = run_scenario(&scenario, &cache, &opts, &StopFlag::default())
-        .await
-        .expect("the Hermit image builds and the run completes");
+    let outcome = run_scenario(
+        &scenario,
+        &cache,
+        &opts,
+        &StopFlag::default(),
+        &Progress::default(),
+    )
+    .await
+    .expect("the Hermit image builds and the run completes");
     assert_eq!(outcome.rows.len(), 2);
     for row in &outcome.rows {
         assert!(row.ok, "run {} failed: {}", row.run, row.error);
@@ -247,6 +255,7 @@ qemu = { kernel = "unikernel.bin", accel = "tcg", guest_port = 8080 }
         &cache,
         &run_options("test-missing-kernel", &out, 1),
         &StopFlag::default(),
+        &Progress::default(),
     )
     .await
     .unwrap_err()

@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod plot;
+pub mod progress;
 
 use comfy_table::{ContentArrangement, Table, presets};
 

@@ -1,14 +1,15 @@
 //! The benchmark loop: prepare every wrap (so a broken setup fails before anything is
 //! launched), then per wrap run the warm-ups and the measured runs one cold start at a time,
-//! writing each row to `results.csv` as soon as it is measured.
+//! writing each row to `results.csv` as soon as it is measured. What happens is reported
+//! to an [`events::Observer`]; the loop draws nothing itself.
 
+pub mod events;
 pub mod minmem;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use events::{Event, Launch, Observer};
 
 use crate::image::recipe::ImageCache;
 use crate::instrument::host::HostFacts;
@@ -81,48 +82,54 @@ pub async fn run_scenario(
     cache: &ImageCache,
     options: &RunOptions,
     interrupt: &StopFlag,
+    observer: &dyn Observer,
 ) -> Result<RunOutcome, BenchError> {
-    let prepared = prepare_all(scenario, cache, options.rebuild).await;
+    let prepared = prepare_all(scenario, cache, options.rebuild, observer).await;
     // A Ctrl-C reaches image recipes and probes too: their failure is the interrupt's.
     if interrupt.is_raised() {
         return Err(BenchError::Interrupted);
     }
-    let wraps = prepared?;
+    measure_all(scenario, &prepared?, options, interrupt, observer).await
+}
+
+/// Measures prepared wraps one after another, writing `results.csv` in the output folder.
+pub async fn measure_all(
+    scenario: &Scenario,
+    wraps: &[Box<dyn Wrap>],
+    options: &RunOptions,
+    interrupt: &StopFlag,
+    observer: &dyn Observer,
+) -> Result<RunOutcome, BenchError> {
     std::fs::create_dir_all(&options.out_dir).map_err(|cause| BenchError::OutDir {
         path: options.out_dir.clone(),
         cause,
     })?;
     let mut writer = ResultsWriter::create(&options.out_dir.join(crate::results::RESULTS_FILE))?;
-    write_accel_evidence(&wraps, &options.out_dir);
-    let host = HostFacts::read();
-    let context = LaunchContext {
-        session: options.session.clone(),
-        probe: scenario.probe.clone(),
-        interrupt: interrupt.clone(),
-        logs_dir: options.out_dir.join("logs"),
+    write_accel_evidence(wraps, &options.out_dir);
+    let run = Run {
+        scenario,
+        options,
+        context: LaunchContext {
+            session: options.session.clone(),
+            probe: scenario.probe.clone(),
+            interrupt: interrupt.clone(),
+            logs_dir: options.out_dir.join("logs"),
+        },
+        host: HostFacts::read(),
+        observer,
     };
     let mut outcome = RunOutcome {
         rows: Vec::new(),
         interrupted: false,
         abandoned: Vec::new(),
     };
-    for wrap in &wraps {
-        let finished = measure_wrap(
-            scenario,
-            wrap.as_ref(),
-            options,
-            &context,
-            &host,
-            &mut writer,
-            &mut outcome,
-        )
-        .await;
-        let leftovers = wrap.remove_leftovers(&options.session).await;
-        if leftovers > 0 {
-            eprintln!(
-                "warning: removed {leftovers} leftover instance(s) of wrap '{}'",
-                wrap.spec().name
-            );
+    for wrap in wraps {
+        let finished = measure_wrap(&run, wrap.as_ref(), &mut writer, &mut outcome).await;
+        let name = &wrap.spec().name;
+        observer.event(&Event::Finished { wrap: name });
+        let count = wrap.remove_leftovers(&options.session).await;
+        if count > 0 {
+            observer.event(&Event::LeftoversRemoved { wrap: name, count });
         }
         finished?;
         if outcome.interrupted {
@@ -132,6 +139,15 @@ pub async fn run_scenario(
     // An interrupt during the last launch leaves no later turn of the loop to notice it.
     outcome.interrupted |= interrupt.is_raised();
     Ok(outcome)
+}
+
+/// What every wrap's launches share within one run.
+struct Run<'a> {
+    scenario: &'a Scenario,
+    options: &'a RunOptions,
+    context: LaunchContext,
+    host: HostFacts,
+    observer: &'a dyn Observer,
 }
 
 /// File in a run's folder holding the accelerator verdicts behind its VM rows.
@@ -156,12 +172,13 @@ fn write_accel_evidence(wraps: &[Box<dyn Wrap>], out_dir: &std::path::Path) {
     }
 }
 
-/// Prepares every wrap before anything is launched, showing what is being built: first the
-/// checks that need no build (so a typo fails at once), then each image.
+/// Prepares every wrap before anything is launched: first the checks that need no build
+/// (so a typo fails at once), then each image.
 pub async fn prepare_all(
     scenario: &Scenario,
     cache: &ImageCache,
     rebuild: bool,
+    observer: &dyn Observer,
 ) -> Result<Vec<Box<dyn Wrap>>, BenchError> {
     let quiet = |_: &str| {};
     let checks = PrepareContext {
@@ -178,8 +195,17 @@ pub async fn prepare_all(
     }
     let mut wraps = Vec::with_capacity(scenario.wraps.len());
     for spec in &scenario.wraps {
-        let spinner = spinner(&format!("preparing {}", spec.name));
-        let progress = |step: &str| show(&spinner, format!("preparing {}: {step}", spec.name));
+        let name = spec.name.as_str();
+        observer.event(&Event::Preparing {
+            wrap: name,
+            step: None,
+        });
+        let progress = |step: &str| {
+            observer.event(&Event::Preparing {
+                wrap: name,
+                step: Some(step),
+            })
+        };
         let context = PrepareContext {
             cache,
             base_dir: scenario.base_dir(),
@@ -187,7 +213,7 @@ pub async fn prepare_all(
             progress: &progress,
         };
         let prepared = wrap::prepare(spec, &context).await;
-        spinner.finish_and_clear();
+        observer.event(&Event::Prepared { wrap: name });
         wraps.push(prepared.map_err(|cause| BenchError::Prepare {
             wrap: spec.name.clone(),
             cause,
@@ -196,55 +222,58 @@ pub async fn prepare_all(
     Ok(wraps)
 }
 
+/// The warm-ups and measured runs of one wrap, after its smallest-RAM search when asked.
 async fn measure_wrap(
-    scenario: &Scenario,
+    run: &Run<'_>,
     wrap: &dyn Wrap,
-    options: &RunOptions,
-    context: &LaunchContext,
-    host: &HostFacts,
     writer: &mut ResultsWriter,
     outcome: &mut RunOutcome,
 ) -> Result<(), BenchError> {
-    let name = &wrap.spec().name;
-    let min_memory = if options.min_memory && wrap.guest_memory_mb().is_some() {
-        search_min_memory(wrap, context).await
+    let name = wrap.spec().name.as_str();
+    let min_memory = if run.options.min_memory && wrap.guest_memory_mb().is_some() {
+        search_min_memory(wrap, run).await
     } else {
         None
     };
-    let total = u64::from(options.warmup + options.runs);
-    let bar = progress_bar(total);
+    let (warmups, runs) = (run.options.warmup, run.options.runs);
+    run.observer.event(&Event::Measuring {
+        wrap: name,
+        launches: warmups + runs,
+    });
     let mut consecutive_failures = 0;
-    for index in 0..options.warmup + options.runs {
-        if context.interrupt.is_raised() {
+    for index in 1..=warmups + runs {
+        if run.context.interrupt.is_raised() {
             outcome.interrupted = true;
             break;
         }
-        let warmup = index < options.warmup;
-        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let run_name = if warmup {
-            format!("warmup{}", index + 1)
+        let launch = if index <= warmups {
+            Launch::Warmup { index, of: warmups }
         } else {
-            format!("run{}", index - options.warmup + 1)
+            Launch::Run {
+                index: index - warmups,
+                of: runs,
+            }
         };
-        let measurement = wrap::launch_once(wrap, context, &run_name).await;
-        show(
-            &bar,
-            format!("{name}: {}", describe(&measurement, warmup, index, options)),
-        );
-        bar.inc(1);
-        if measurement.ok {
-            consecutive_failures = 0;
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let measurement = wrap::launch_once(wrap, &run.context, &launch.name()).await;
+        run.observer.event(&Event::Measured {
+            wrap: name,
+            launch,
+            measurement: &measurement,
+        });
+        consecutive_failures = if measurement.ok {
+            0
         } else {
-            consecutive_failures += 1;
-        }
+            consecutive_failures + 1
+        };
         // A run the user interrupted is not a failure of the wrap: it gets no row.
-        let interrupted_run = context.interrupt.is_raised() && !measurement.ok;
-        if !warmup && !interrupted_run {
+        let interrupted_run = run.context.interrupt.is_raised() && !measurement.ok;
+        if let (Launch::Run { index, .. }, false) = (launch, interrupted_run) {
             let mut row = result_row(
-                scenario,
+                run.scenario,
                 wrap,
-                host,
-                index - options.warmup + 1,
+                &run.host,
+                index,
                 timestamp,
                 &measurement,
             );
@@ -253,47 +282,41 @@ async fn measure_wrap(
             outcome.rows.push(row);
         }
         if consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
-            outcome.abandoned.push(name.clone());
+            run.observer.event(&Event::GivenUp {
+                wrap: name,
+                failures: consecutive_failures,
+            });
+            outcome.abandoned.push(name.to_string());
             break;
         }
     }
-    bar.finish();
     Ok(())
 }
 
-/// Runs the smallest-guest-RAM search with a spinner; a failed search is reported and
-/// leaves the figure missing.
-async fn search_min_memory(wrap: &dyn Wrap, context: &LaunchContext) -> Option<u32> {
-    let name = &wrap.spec().name;
-    let spinner = spinner(&format!("{name}: searching the smallest guest RAM"));
-    let progress = |step: &str| show(&spinner, format!("{name}: smallest guest RAM: {step}"));
-    let found = crate::runner::minmem::find_min_guest_memory(wrap, context, &progress).await;
-    spinner.finish_and_clear();
-    match found {
-        Ok(found) => {
-            eprintln!(
-                "{name}: smallest guest RAM that serves: {} MiB ({} launches)",
-                found.mib, found.launches
-            );
-            Some(found.mib)
-        }
-        Err(why) => {
-            eprintln!("{name}: smallest guest RAM not found: {why}");
-            None
-        }
-    }
-}
-
-fn describe(m: &Measurement, warmup: bool, index: u32, options: &RunOptions) -> String {
-    let which = if warmup {
-        format!("warm-up {}/{}", index + 1, options.warmup)
-    } else {
-        format!("run {}/{}", index - options.warmup + 1, options.runs)
+/// Runs the smallest-guest-RAM search; a failed search is reported and leaves the figure
+/// missing.
+async fn search_min_memory(wrap: &dyn Wrap, run: &Run<'_>) -> Option<u32> {
+    let name = wrap.spec().name.as_str();
+    let observer = run.observer;
+    observer.event(&Event::MinMemory {
+        wrap: name,
+        step: None,
+        found: None,
+    });
+    let progress = |step: &str| {
+        observer.event(&Event::MinMemory {
+            wrap: name,
+            step: Some(step),
+            found: None,
+        })
     };
-    match (m.ok, m.ttfr) {
-        (true, Some(ttfr)) => format!("{which}: first response in {:.3} s", ttfr.as_secs_f64()),
-        _ => format!("{which}: failed: {}", m.notes.join("; ")),
-    }
+    let found = minmem::find_min_guest_memory(wrap, &run.context, &progress).await;
+    observer.event(&Event::MinMemory {
+        wrap: name,
+        step: None,
+        found: Some(&found),
+    });
+    found.ok().map(|found| found.mib)
 }
 
 fn millis(d: Option<Duration>) -> Option<f64> {
@@ -372,33 +395,5 @@ fn row_error(wrap: &dyn Wrap, m: &Measurement) -> String {
     notes.join("; ")
 }
 
-/// Shows a progress line: on the bar in a terminal, as a plain line otherwise (CI logs).
-fn show(bar: &ProgressBar, line: String) {
-    if bar.is_hidden() {
-        eprintln!("{line}");
-    }
-    bar.set_message(line);
-}
-
-fn spinner(message: &str) -> ProgressBar {
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new_spinner()
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar.set_message(message.to_string());
-    bar
-}
-
-fn progress_bar(total: u64) -> ProgressBar {
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new(total)
-    } else {
-        ProgressBar::hidden()
-    };
-    if let Ok(style) = ProgressStyle::with_template("[{bar:20}] {pos}/{len} {msg}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
-}
+#[cfg(test)]
+mod tests;
