@@ -390,9 +390,11 @@ async fn doctor() -> Result<ExitCode> {
 }
 
 async fn clean(images: bool) -> Result<ExitCode> {
-    use shrinkwrap::wrap::{container, qemu};
+    use shrinkwrap::wrap::{container, process, qemu};
     let vms = qemu::kill_session_vms("");
     println!("killed {vms} QEMU process(es)");
+    let processes = process::kill_session_processes("");
+    println!("killed {processes} host process(es) of process wraps");
     let mut folders = 0;
     for entry in std::fs::read_dir(std::env::temp_dir())?.flatten() {
         if entry

@@ -351,7 +351,7 @@ fn signal(pids: &[u32], signal: Signal) {
 }
 
 /// Kills the processes of a session that outlived their launch (they carry the session in
-/// their environment); returns how many.
+/// their environment); an empty session means every session's. Returns how many.
 pub fn kill_session_processes(session: &str) -> usize {
     let Ok(mut system) = System::new() else {
         return 0;
@@ -362,10 +362,14 @@ pub fn kill_session_processes(session: &str) -> usize {
         ProcessRefreshKind::nothing().with_environ(UpdateKind::Always),
     );
     let marker = format!("{SESSION_ENV}={session}");
+    let of_session = |value: &str| match session {
+        "" => value.starts_with(&marker),
+        _ => value == marker,
+    };
     system
         .processes()
         .values()
-        .filter(|p| p.environ().iter().any(|v| v.to_string_lossy() == marker))
+        .filter(|p| p.environ().iter().any(|v| of_session(&v.to_string_lossy())))
         .filter(|p| p.kill_with(Signal::Kill).unwrap_or(false))
         .count()
 }
