@@ -17,7 +17,7 @@ use crate::image::contents::Contents;
 use crate::instrument::probe::StopFlag;
 use crate::results::{RESULTS_FILE, read_results};
 use crate::scenario::{Scenario, WrapSpec};
-use crate::wrap::launch::{Instance, Signals, Stopped};
+use crate::wrap::launch::{Instance, Signals};
 use crate::wrap::{LaunchContext, Measurement, Wrap};
 
 /// What a fake instance does when started.
@@ -146,8 +146,11 @@ impl Instance for FakeInstance {
     async fn read_memory(&mut self, m: &mut Measurement) {
         m.host_memory_bytes = Some(1 << 20);
     }
-    async fn stop(&mut self, _: Duration, _: &mut Measurement) -> Result<Stopped, String> {
-        Ok(Stopped::Clean)
+    async fn stop(&mut self, _: Duration) -> Result<(), String> {
+        Ok(())
+    }
+    async fn killed(&mut self) -> Option<String> {
+        None
     }
     async fn remove(&mut self, _: &mut Measurement) -> Result<(), String> {
         if let Some(server) = self.server.take() {

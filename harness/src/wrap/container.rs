@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::launch::{Instance, Signals, Stopped};
+use super::launch::{Instance, Signals};
 use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
 use crate::image::contents::{self, Contents};
 use crate::image::size::{self as image_size, CachedFacts, FactsCache};
@@ -227,6 +227,7 @@ impl Wrap for ContainerWrap {
             body: Some(self.create_body(&context.session, port)),
             docker: self.docker.clone(),
             id: None,
+            grace_s: 0,
         }))
     }
 
@@ -235,11 +236,13 @@ impl Wrap for ContainerWrap {
     }
 }
 
-/// One container: the engine's description of it, then its id once created.
+/// One container: the engine's description of it, then its id once created, and the
+/// grace period of its stop.
 struct ContainerInstance {
     docker: Docker,
     body: Option<ContainerCreateBody>,
     id: Option<String>,
+    grace_s: i32,
 }
 
 impl ContainerInstance {
@@ -344,12 +347,11 @@ impl ContainerInstance {
 
 #[async_trait]
 impl Instance for ContainerInstance {
-    async fn create(&mut self, m: &mut Measurement) -> Result<(), String> {
+    async fn create(&mut self, launched: Instant, m: &mut Measurement) -> Result<(), String> {
         let body = self
             .body
             .take()
             .ok_or("the container was already created")?;
-        let launched = Instant::now();
         let created = self
             .docker
             .create_container(None, body)
@@ -406,21 +408,25 @@ impl Instance for ContainerInstance {
     }
 
     /// A graceful stop: SIGTERM, then the engine's SIGKILL after `timeout`.
-    async fn stop(&mut self, timeout: Duration, _m: &mut Measurement) -> Result<Stopped, String> {
-        let id = self.id()?.to_string();
-        let stop_s = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
-        let options = StopContainerOptionsBuilder::new().t(stop_s).build();
+    async fn stop(&mut self, timeout: Duration) -> Result<(), String> {
+        self.grace_s = grace_seconds(timeout);
+        let options = StopContainerOptionsBuilder::new().t(self.grace_s).build();
         self.docker
-            .stop_container(&id, Some(options))
+            .stop_container(self.id()?, Some(options))
             .await
-            .map_err(|e| format!("stop: {}", engine_message(&e)))?;
-        if self.exit_code(&id).await == Some(SIGKILL_EXIT_CODE) {
-            return Ok(Stopped::Killed(format!(
-                "the workload ignored SIGTERM: the engine killed it after {stop_s} s \
-                 (set init = true, or handle SIGTERM)"
-            )));
-        }
-        Ok(Stopped::Clean)
+            .map_err(|e| format!("stop: {}", engine_message(&e)))
+    }
+
+    /// The engine tells only afterwards, by the exit code, whether its SIGKILL was needed.
+    async fn killed(&mut self) -> Option<String> {
+        let id = self.id().ok()?.to_string();
+        (self.exit_code(&id).await == Some(SIGKILL_EXIT_CODE)).then(|| {
+            format!(
+                "the workload ignored SIGTERM: the engine killed it after {} s \
+                 (set init = true, or handle SIGTERM)",
+                self.grace_s
+            )
+        })
     }
 
     async fn remove(&mut self, _m: &mut Measurement) -> Result<(), String> {
@@ -431,6 +437,11 @@ impl Instance for ContainerInstance {
             .await
             .map_err(|e| format!("{e}; remove it with: docker rm -f {id}"))
     }
+}
+
+/// The engine's stop grace period, in whole seconds (at least 1).
+fn grace_seconds(timeout: Duration) -> i32 {
+    i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX)
 }
 
 /// The containerd shim of the container whose init process is `pid`: its parent, which

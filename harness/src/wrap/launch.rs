@@ -30,18 +30,11 @@ pub struct ConsoleLog {
     pub last_line: String,
 }
 
-/// How a stop ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stopped {
-    /// The instance exited when asked.
-    Clean,
-    /// It ended only when killed, after the grace period: a failed run, and why.
-    Killed(String),
-}
-
 /// One instance of a wrap, from just before it is created until it is removed: the steps
 /// that differ per kind. The launch sequence calls them in order: `create`, `start`, then
-/// either `ended` or the probe's answer, `read_memory`, `stop`, and always `remove`.
+/// either `ended` or the probe's answer, `read_memory`, `before_stop`, `stop`, `killed`, and
+/// always `remove`. Only `create`, `start` and `stop` lie inside timed spans: they do
+/// nothing but what is timed.
 #[async_trait]
 pub trait Instance: Send {
     /// Whether the instance says on its console when it listens (see [`Signals`]).
@@ -49,8 +42,8 @@ pub trait Instance: Send {
         false
     }
     /// Asks the runtime for the instance without starting it (a container's create); the
-    /// clock already runs. Most kinds have nothing to do here.
-    async fn create(&mut self, _m: &mut Measurement) -> Result<(), String> {
+    /// clock started at `launched`. Most kinds have nothing to do here.
+    async fn create(&mut self, _launched: Instant, _m: &mut Measurement) -> Result<(), String> {
         Ok(())
     }
     /// Starts the instance; the probe already runs. `launched` starts the launch clock.
@@ -67,9 +60,16 @@ pub trait Instance: Send {
     async fn explain(&mut self, probe_error: String) -> String;
     /// Reads the instance's memory right after its first response.
     async fn read_memory(&mut self, m: &mut Measurement);
-    /// Asks the instance to stop, waits at most `timeout` for it and then kills it; an
-    /// error says why it could not be stopped at all.
-    async fn stop(&mut self, timeout: Duration, m: &mut Measurement) -> Result<Stopped, String>;
+    /// After the first response, outside every timed span: checks the instance still runs
+    /// and readies its stop (a VM's QMP connection). An error fails the run; no stop is made.
+    async fn before_stop(&mut self, _m: &mut Measurement) -> Result<(), String> {
+        Ok(())
+    }
+    /// Asks the instance to stop and waits until it has exited, killing it after `timeout`:
+    /// the timed stop. An error says why it could not be stopped at all.
+    async fn stop(&mut self, timeout: Duration) -> Result<(), String>;
+    /// After the timed stop: why the instance ended only when killed (a failed run), if so.
+    async fn killed(&mut self) -> Option<String>;
     /// Removes every trace of the instance, killing what still runs, and records what its
     /// console showed; an error names what is left and how to remove it.
     async fn remove(&mut self, m: &mut Measurement) -> Result<(), String>;
@@ -156,7 +156,7 @@ async fn first_response(
     m: &mut Measurement,
 ) -> Result<(), String> {
     let launched = Instant::now();
-    instance.create(m).await?;
+    instance.create(launched, m).await?;
     let signals = Signals::default();
     let mut probe = {
         let (target, signals) = (target.clone(), signals.clone());
@@ -203,7 +203,7 @@ async fn first_response(
     }
 }
 
-/// After the first response: memory, the body, and a timed stop. Whether all went well.
+/// After the first response: memory, the body, and the timed stop. Whether all went well.
 async fn measure_and_stop(
     instance: &mut dyn Instance,
     wrap: &dyn Wrap,
@@ -219,18 +219,23 @@ async fn measure_and_stop(
         m.note(e);
         ok = false;
     }
-    let stopping = Instant::now();
-    let stopped = instance.stop(wrap.spec().timeouts.stop, m).await;
-    if stopped.is_ok() {
-        m.stop = Some(stopping.elapsed());
+    if let Err(e) = instance.before_stop(m).await {
+        m.note(e);
+        return false;
     }
-    match stopped {
-        Ok(Stopped::Clean) => ok,
-        Ok(Stopped::Killed(why)) | Err(why) => {
-            m.note(why);
-            false
+    let stopping = Instant::now();
+    match instance.stop(wrap.spec().timeouts.stop).await {
+        Ok(()) => m.stop = Some(stopping.elapsed()),
+        Err(e) => {
+            m.note(e);
+            return false;
         }
     }
+    if let Some(why) = instance.killed().await {
+        m.note(why);
+        ok = false;
+    }
+    ok
 }
 
 /// Copies a failed launch's console log to the results' `logs/` folder; returns its path.

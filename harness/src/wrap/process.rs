@@ -11,9 +11,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, Signal, System, UpdateKind};
+use rustix::process::Signal;
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
-use super::launch::{ConsoleLog, Instance, Signals, Stopped};
+use super::launch::{ConsoleLog, Instance, Signals};
 use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
 use crate::image::contents::{self, Contents};
 use crate::image::size as image_size;
@@ -165,6 +166,7 @@ impl Wrap for ProcessWrap {
             dir,
             child: None,
             console: None,
+            killed: None,
         }))
     }
 
@@ -182,6 +184,7 @@ struct ProcessInstance {
     dir: tempfile::TempDir,
     child: Option<tokio::process::Child>,
     console: Option<ConsoleWatcher>,
+    killed: Option<String>,
 }
 
 impl ProcessInstance {
@@ -278,39 +281,48 @@ impl Instance for ProcessInstance {
         }
     }
 
+    async fn before_stop(&mut self, _m: &mut Measurement) -> Result<(), String> {
+        match self.pid() {
+            Some(_) => Ok(()),
+            None => Err("the process exited after the first response".to_string()),
+        }
+    }
+
     /// SIGTERM, then SIGKILL to the whole tree after `timeout`.
-    async fn stop(&mut self, timeout: Duration, _m: &mut Measurement) -> Result<Stopped, String> {
-        let pid = self
-            .pid()
-            .ok_or("the process exited after the first response")?;
-        signal(&[pid], Signal::Term);
-        let Some(child) = self.child.as_mut() else {
-            return Err("the process was never started".to_string());
+    async fn stop(&mut self, timeout: Duration) -> Result<(), String> {
+        let (Some(pid), Some(child)) = (self.pid(), self.child.as_mut()) else {
+            return Err("the process is not running".to_string());
         };
+        signal(&[pid], Signal::TERM);
         match tokio::time::timeout(timeout, child.wait()).await {
-            Ok(Ok(_)) => Ok(Stopped::Clean),
+            Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!("waiting for the process to exit: {e}")),
             Err(_) => {
                 signal(
                     &process_tree(pid).unwrap_or_else(|_| vec![pid]),
-                    Signal::Kill,
+                    Signal::KILL,
                 );
                 child
                     .wait()
                     .await
                     .map_err(|e| format!("waiting for the killed process: {e}"))?;
-                Ok(Stopped::Killed(format!(
+                self.killed = Some(format!(
                     "the workload ignored SIGTERM: killed after {timeout:?} (handle SIGTERM)"
-                )))
+                ));
+                Ok(())
             }
         }
+    }
+
+    async fn killed(&mut self) -> Option<String> {
+        self.killed.take()
     }
 
     async fn remove(&mut self, m: &mut Measurement) -> Result<(), String> {
         if let Some(pid) = self.pid() {
             signal(
                 &process_tree(pid).unwrap_or_else(|_| vec![pid]),
-                Signal::Kill,
+                Signal::KILL,
             );
         }
         if let Some(child) = self.child.as_mut() {
@@ -332,21 +344,13 @@ impl Instance for ProcessInstance {
     }
 }
 
-/// Sends `signal` to each of `pids` that still runs.
+/// Sends `signal` to each of `pids`; one that has already gone is skipped.
 fn signal(pids: &[u32], signal: Signal) {
-    let Ok(mut system) = System::new() else {
-        return;
-    };
-    let pids: Vec<Pid> = pids.iter().map(|&p| Pid::from_u32(p)).collect();
-    system.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&pids),
-        true,
-        ProcessRefreshKind::nothing(),
-    );
-    for pid in &pids {
-        if let Some(process) = system.process(*pid) {
-            let _ = process.kill_with(signal);
-        }
+    let pids = pids
+        .iter()
+        .filter_map(|&pid| rustix::process::Pid::from_raw(i32::try_from(pid).ok()?));
+    for pid in pids {
+        let _ = rustix::process::kill_process(pid, signal);
     }
 }
 
@@ -370,6 +374,6 @@ pub fn kill_session_processes(session: &str) -> usize {
         .processes()
         .values()
         .filter(|p| p.environ().iter().any(|v| of_session(&v.to_string_lossy())))
-        .filter(|p| p.kill_with(Signal::Kill).unwrap_or(false))
+        .filter(|p| p.kill_with(sysinfo::Signal::Kill).unwrap_or(false))
         .count()
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::launch::{ConsoleLog, Instance, Signals, Stopped};
+use super::launch::{ConsoleLog, Instance, Signals};
 use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
 use crate::image::contents::{self, Contents};
 use crate::image::size as image_size;
@@ -359,8 +359,9 @@ impl Wrap for QemuWrap {
             dir,
             child: None,
             console: None,
+            qmp_connecting: None,
             qmp: None,
-            stopped: false,
+            killed: None,
         }))
     }
 
@@ -406,8 +407,9 @@ struct QemuInstance {
     dir: tempfile::TempDir,
     child: Option<tokio::process::Child>,
     console: Option<ConsoleWatcher>,
-    qmp: Option<tokio::task::JoinHandle<Result<(QmpClient, Duration), String>>>,
-    stopped: bool,
+    qmp_connecting: Option<tokio::task::JoinHandle<Result<(QmpClient, Duration), String>>>,
+    qmp: Option<QmpClient>,
+    killed: Option<String>,
 }
 
 impl QemuInstance {
@@ -423,8 +425,8 @@ impl QemuInstance {
     }
 
     /// The QMP connection made at start, with the time its handshake finished.
-    async fn qmp(&mut self, m: &mut Measurement) -> Result<QmpClient, String> {
-        let task = self.qmp.take().ok_or("QMP: never connected")?;
+    async fn connect_qmp(&mut self, m: &mut Measurement) -> Result<QmpClient, String> {
+        let task = self.qmp_connecting.take().ok_or("QMP: never connected")?;
         match tokio::time::timeout(QMP_TIMEOUT, task).await {
             Ok(Ok(Ok((qmp, ready)))) => {
                 m.qmp_ready = Some(ready);
@@ -476,7 +478,7 @@ impl Instance for QemuInstance {
             .map(|stdout| ConsoleWatcher::start(stdout, log, launched, watch));
         self.child = Some(child);
         let socket = self.dir.path().join("qmp.sock");
-        self.qmp = Some(tokio::spawn(async move {
+        self.qmp_connecting = Some(tokio::spawn(async move {
             let client = QmpClient::connect(&socket, QMP_TIMEOUT).await;
             client
                 .map(|c| (c, launched.elapsed()))
@@ -526,50 +528,61 @@ impl Instance for QemuInstance {
         }
     }
 
-    /// QMP `quit`, timed until the process has exited.
-    async fn stop(&mut self, timeout: Duration, m: &mut Measurement) -> Result<Stopped, String> {
+    /// QEMU still runs, its QMP connection is made and the guest runs.
+    async fn before_stop(&mut self, m: &mut Measurement) -> Result<(), String> {
         if let Some(status) = self.child()?.try_wait().ok().flatten() {
             return Err(format!(
                 "QEMU exited ({status}) after the first response: {}",
                 stderr_tail(&self.stderr_log())
             ));
         }
-        let qmp = self.qmp(m).await?;
+        let qmp = self.connect_qmp(m).await?;
         match qmp.status().await {
             Ok((true, _)) => {}
             Ok((false, state)) => m.note(format!("QMP: the guest is {state}, not running")),
             Err(e) => m.note(e.to_string()),
         }
+        self.qmp = Some(qmp);
+        Ok(())
+    }
+
+    /// QMP `quit`, timed until the process has exited.
+    async fn stop(&mut self, timeout: Duration) -> Result<(), String> {
+        let qmp = self.qmp.take().ok_or("QMP: never connected")?;
         qmp.quit().await;
         let child = self.child()?;
-        let stopped = match tokio::time::timeout(timeout, child.wait()).await {
-            Ok(Ok(_)) => Stopped::Clean,
-            Ok(Err(e)) => return Err(format!("waiting for QEMU to exit: {e}")),
+        match tokio::time::timeout(timeout, child.wait()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("waiting for QEMU to exit: {e}")),
             Err(_) => {
                 child
                     .kill()
                     .await
                     .map_err(|e| format!("killing QEMU: {e}"))?;
-                Stopped::Killed(format!(
+                self.killed = Some(format!(
                     "QEMU did not exit within {timeout:?} of QMP quit; killed"
-                ))
+                ));
+                Ok(())
             }
-        };
-        self.stopped = true;
-        Ok(stopped)
+        }
+    }
+
+    async fn killed(&mut self) -> Option<String> {
+        self.killed.take()
     }
 
     async fn remove(&mut self, m: &mut Measurement) -> Result<(), String> {
         // A launch that failed still records when QMP answered, as a phase; unless QEMU
         // has exited, and no socket will ever answer.
         let exited = self.child().map(|c| c.try_wait().ok().flatten().is_some());
-        if self.qmp.is_some() && exited == Ok(false) {
-            let _ = self.qmp(m).await;
+        if self.qmp_connecting.is_some() && exited == Ok(false) {
+            let _ = self.connect_qmp(m).await;
         }
-        if let Some(task) = self.qmp.take() {
+        if let Some(task) = self.qmp_connecting.take() {
             task.abort();
         }
-        if let Some(child) = self.child.as_mut().filter(|_| !self.stopped) {
+        // A QEMU already stopped (and reaped) is not signalled again.
+        if let Some(child) = self.child.as_mut() {
             let _ = child.kill().await;
         }
         if let Some(console) = self.console.as_mut() {
