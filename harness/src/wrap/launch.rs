@@ -4,12 +4,13 @@
 //! remove every trace of it, and keep the console log of a failed launch. A driver supplies
 //! only its own steps, as an [`Instance`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use super::{LaunchContext, Measurement, Wrap, probe_target};
+use crate::instrument::console::{ConsoleWatcher, Watch};
 use crate::instrument::probe::{self, FirstResponse, ProbeError, ProbeTarget, StopFlag};
 
 /// What an instance raises while it starts.
@@ -21,13 +22,16 @@ pub struct Signals {
     pub listening: StopFlag,
 }
 
-/// What an instance's console showed, for keeping the log of a failed launch.
-#[derive(Debug, Clone)]
-pub struct ConsoleLog {
-    /// The log file, in the instance's own temp folder.
-    pub path: PathBuf,
-    /// The last line that was not blank.
-    pub last_line: String,
+impl Signals {
+    /// A console watch raising these signals on a ready line and on fatal lines.
+    pub fn watch(&self, ready_line: Option<String>, fatal_lines: Vec<String>) -> Watch {
+        Watch {
+            ready_line,
+            fatal_lines,
+            listening: self.listening.clone(),
+            fatal: self.give_up.clone(),
+        }
+    }
 }
 
 /// One instance of a wrap, from just before it is created until it is removed: the steps
@@ -70,11 +74,12 @@ pub trait Instance: Send {
     async fn stop(&mut self, timeout: Duration) -> Result<(), String>;
     /// After the timed stop: why the instance ended only when killed (a failed run), if so.
     async fn killed(&mut self) -> Option<String>;
-    /// Removes every trace of the instance, killing what still runs, and records what its
-    /// console showed; an error names what is left and how to remove it.
+    /// Removes every trace of the instance but its console log, killing what still runs;
+    /// an error names what is left and how to remove it.
     async fn remove(&mut self, m: &mut Measurement) -> Result<(), String>;
-    /// The console log, once removed, when the instance has one.
-    fn console_log(&self) -> Option<ConsoleLog> {
+    /// The instance's console, when it has one: the sequence reads its phases and keeps
+    /// its log once the instance is removed.
+    fn console(&mut self) -> Option<&mut ConsoleWatcher> {
         None
     }
 }
@@ -110,21 +115,23 @@ pub async fn launch_once(wrap: &dyn Wrap, context: &LaunchContext, run_name: &st
         ok = false;
     }
     m.ok = ok;
-    // An interrupted launch is not a failure of the instance: its console is not kept.
-    if !ok
-        && !context.interrupt.is_raised()
-        && let Some(console) = instance.console_log()
-    {
-        let kept = keep_console_log(
-            &console.path,
-            &context.logs_dir,
-            &wrap.spec().name,
-            run_name,
-        );
-        m.note(format!(
-            "console log: {kept} (last line: {:?})",
-            console.last_line
-        ));
+    if let Some(console) = instance.console() {
+        let seen = console.finish().await;
+        m.first_output = seen.first_output;
+        m.ready_line = seen.ready_line;
+        // An interrupted launch is not a failure of the instance: its console is not kept.
+        if !ok && !context.interrupt.is_raised() {
+            let kept = keep_console_log(
+                console.log(),
+                &context.logs_dir,
+                &wrap.spec().name,
+                run_name,
+            );
+            m.note(format!(
+                "console log: {kept} (last line: {:?})",
+                seen.last_line
+            ));
+        }
     }
     m
 }

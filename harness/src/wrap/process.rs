@@ -14,11 +14,11 @@ use async_trait::async_trait;
 use rustix::process::Signal;
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
-use super::launch::{ConsoleLog, Instance, Signals};
+use super::launch::{Instance, Signals};
 use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
 use crate::image::contents::{self, Contents};
 use crate::image::size as image_size;
-use crate::instrument::console::{ConsoleWatcher, Watch};
+use crate::instrument::console::ConsoleWatcher;
 use crate::instrument::memory::{process_memory, process_tree};
 use crate::scenario::{Launch, ProcessSpec, WrapSpec};
 
@@ -232,12 +232,10 @@ impl Instance for ProcessInstance {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.wrap.program.display()))?;
         m.started = Some(launched.elapsed());
-        let watch = Watch {
-            ready_line: self.wrap.process.ready_line.clone(),
-            fatal_lines: self.wrap.process.fatal_lines.clone(),
-            listening: signals.listening.clone(),
-            fatal: signals.give_up.clone(),
-        };
+        let watch = signals.watch(
+            self.wrap.process.ready_line.clone(),
+            self.wrap.process.fatal_lines.clone(),
+        );
         let log = self.dir.path().join("output.log");
         self.console = Some(ConsoleWatcher::start(output, log, launched, watch));
         self.child = Some(child);
@@ -318,7 +316,7 @@ impl Instance for ProcessInstance {
         self.killed.take()
     }
 
-    async fn remove(&mut self, m: &mut Measurement) -> Result<(), String> {
+    async fn remove(&mut self, _m: &mut Measurement) -> Result<(), String> {
         if let Some(pid) = self.pid() {
             signal(
                 &process_tree(pid).unwrap_or_else(|_| vec![pid]),
@@ -328,19 +326,11 @@ impl Instance for ProcessInstance {
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill().await;
         }
-        if let Some(console) = self.console.as_mut() {
-            let seen = console.finish().await;
-            m.first_output = seen.first_output;
-            m.ready_line = seen.ready_line;
-        }
         Ok(())
     }
 
-    fn console_log(&self) -> Option<ConsoleLog> {
-        self.console.as_ref().map(|console| ConsoleLog {
-            path: console.log().to_path_buf(),
-            last_line: console.last_line(),
-        })
+    fn console(&mut self) -> Option<&mut ConsoleWatcher> {
+        self.console.as_mut()
     }
 }
 

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::launch::{ConsoleLog, Instance, Signals};
+use super::launch::{Instance, Signals};
 use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
 use crate::image::contents::{self, Contents};
 use crate::image::size as image_size;
-use crate::instrument::console::{ConsoleWatcher, Watch};
+use crate::instrument::console::ConsoleWatcher;
 use crate::instrument::memory::{process_memory, vmm_split};
 use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
 use crate::wrap::accel::{self, Accel, ProbeGuest, Verdict};
@@ -465,12 +465,10 @@ impl Instance for QemuInstance {
             .spawn()
             .map_err(|e| format!("cannot start {binary}: {e}"))?;
         m.started = Some(launched.elapsed());
-        let watch = Watch {
-            ready_line: self.wrap.qemu.ready_line.clone(),
-            fatal_lines: self.wrap.qemu.fatal_lines.clone(),
-            listening: signals.listening.clone(),
-            fatal: signals.give_up.clone(),
-        };
+        let watch = signals.watch(
+            self.wrap.qemu.ready_line.clone(),
+            self.wrap.qemu.fatal_lines.clone(),
+        );
         let log = self.dir.path().join("serial.log");
         self.console = child
             .stdout
@@ -585,18 +583,10 @@ impl Instance for QemuInstance {
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill().await;
         }
-        if let Some(console) = self.console.as_mut() {
-            let seen = console.finish().await;
-            m.first_output = seen.first_output;
-            m.ready_line = seen.ready_line;
-        }
         Ok(())
     }
 
-    fn console_log(&self) -> Option<ConsoleLog> {
-        self.console.as_ref().map(|console| ConsoleLog {
-            path: console.log().to_path_buf(),
-            last_line: console.last_line(),
-        })
+    fn console(&mut self) -> Option<&mut ConsoleWatcher> {
+        self.console.as_mut()
     }
 }
