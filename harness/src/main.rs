@@ -369,7 +369,7 @@ async fn build(scenario: Option<PathBuf>, wraps: &[String], rebuild: bool) -> Re
         println!(
             "{}: ready, image {:.2} MB",
             prepared.spec().name,
-            prepared.image_bytes() as f64 / shrinkwrap::figure::MB
+            prepared.image().bytes as f64 / shrinkwrap::figure::MB
         );
     }
     Ok(ExitCode::SUCCESS)

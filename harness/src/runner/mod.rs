@@ -333,7 +333,8 @@ pub fn result_row(
     m: &Measurement,
 ) -> ResultRow {
     let spec = wrap.spec();
-    let contents = wrap.contents().ok();
+    let image = wrap.image();
+    let contents = image.contents.as_ref().ok();
     ResultRow {
         timestamp,
         host: host.name.clone(),
@@ -350,8 +351,8 @@ pub fn result_row(
         run,
         ok: m.ok,
         error: row_error(wrap, m),
-        image_bytes: Some(wrap.image_bytes()),
-        image_compressed_bytes: wrap.image_compressed_bytes().ok(),
+        image_bytes: Some(image.bytes),
+        image_compressed_bytes: image.compressed_bytes.as_ref().ok().copied(),
         ttfr_ms: millis(m.ttfr),
         host_memory_bytes: m.host_memory_bytes,
         rss_bytes: m.rss_bytes,
@@ -378,7 +379,7 @@ pub fn result_row(
         image_executables: contents.map(|c| c.executables),
         image_setuid: contents.map(|c| c.setuid),
         image_shells: contents.map(|c| c.shells.join(";")).unwrap_or_default(),
-        image_kernel: match wrap.contents() {
+        image_kernel: match &image.contents {
             Ok(c) => c.kernel.clone(),
             Err(why) => format!("unknown: {why}"),
         },
@@ -389,7 +390,7 @@ pub fn result_row(
 /// could not measure.
 fn row_error(wrap: &dyn Wrap, m: &Measurement) -> String {
     let mut notes = m.notes.clone();
-    if let Err(why) = wrap.image_compressed_bytes() {
+    if let Err(why) = &wrap.image().compressed_bytes {
         notes.push(format!("image compressed: {why}"));
     }
     notes.join("; ")

@@ -13,6 +13,7 @@ use tokio::io::AsyncWriteExt;
 use super::events::{Event, Launch, Observer};
 use super::minmem::find_min_guest_memory;
 use super::{RunOptions, RunOutcome, measure_all};
+use crate::image::ImageFacts;
 use crate::image::contents::Contents;
 use crate::instrument::probe::StopFlag;
 use crate::results::{RESULTS_FILE, read_results};
@@ -39,7 +40,7 @@ struct FakeWrap {
     plan: Plan,
     memory_mb: Option<u32>,
     launches: Arc<AtomicU32>,
-    contents: Contents,
+    image: ImageFacts,
 }
 
 impl FakeWrap {
@@ -49,7 +50,11 @@ impl FakeWrap {
             plan,
             memory_mb: None,
             launches: Arc::default(),
-            contents: Contents::default(),
+            image: ImageFacts {
+                bytes: 1000,
+                compressed_bytes: Ok(500),
+                contents: Ok(Contents::default()),
+            },
         }
     }
 
@@ -73,14 +78,8 @@ impl Wrap for FakeWrap {
     fn accel(&self) -> &str {
         "native"
     }
-    fn image_bytes(&self) -> u64 {
-        1000
-    }
-    fn image_compressed_bytes(&self) -> Result<u64, &str> {
-        Ok(500)
-    }
-    fn contents(&self) -> Result<&Contents, &str> {
-        Ok(&self.contents)
+    fn image(&self) -> &ImageFacts {
+        &self.image
     }
     fn guest_memory_mb(&self) -> Option<u32> {
         self.memory_mb

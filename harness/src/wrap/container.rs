@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 
 use super::launch::{Instance, Signals};
 use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
+use crate::image::ImageFacts;
 use crate::image::contents::{self, Contents};
 use crate::image::size::{self as image_size, CachedFacts, FactsCache};
 use crate::instrument::memory::{self, MemoryCgroup, process_memory};
@@ -41,9 +42,8 @@ pub struct ContainerWrap {
     container: ContainerSpec,
     docker: Docker,
     image: String,
-    image_bytes: u64,
-    /// The saved image compressed, and its contents, or why they are unknown.
-    saved: Result<SavedImage, String>,
+    /// Size from the engine; compressed size and contents from the saved image.
+    image_facts: ImageFacts,
     runtime_version: String,
 }
 
@@ -134,13 +134,20 @@ impl ContainerWrap {
             })?;
         let identity = inspect.id.clone().unwrap_or_else(|| image.clone());
         let saved = saved_image(&docker, &image, &identity, &context.cache.dir).await;
+        let image_facts = ImageFacts {
+            bytes: image_bytes,
+            compressed_bytes: saved
+                .as_ref()
+                .map(|saved| saved.compressed_bytes)
+                .map_err(String::clone),
+            contents: saved.map(|saved| saved.extra),
+        };
         Ok(ContainerWrap {
             spec,
             container,
             docker,
             image,
-            image_bytes,
-            saved,
+            image_facts,
             runtime_version,
         })
     }
@@ -196,22 +203,8 @@ impl Wrap for ContainerWrap {
         "native"
     }
 
-    fn image_bytes(&self) -> u64 {
-        self.image_bytes
-    }
-
-    fn image_compressed_bytes(&self) -> Result<u64, &str> {
-        self.saved
-            .as_ref()
-            .map(|saved| saved.compressed_bytes)
-            .map_err(String::as_str)
-    }
-
-    fn contents(&self) -> Result<&Contents, &str> {
-        self.saved
-            .as_ref()
-            .map(|saved| &saved.extra)
-            .map_err(String::as_str)
+    fn image(&self) -> &ImageFacts {
+        &self.image_facts
     }
 
     fn fixed_port(&self) -> Option<u16> {

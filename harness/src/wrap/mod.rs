@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::image::contents::Contents;
+use crate::image::ImageFacts;
 use crate::image::recipe::{ImageCache, RecipeError};
 use crate::instrument::probe::{ProbeTarget, StopFlag};
 use crate::scenario::{Launch, ProbeSpec, WrapSpec};
@@ -121,14 +121,8 @@ pub trait Wrap: Send + Sync {
     fn runtime_version(&self) -> &str;
     /// The accelerator, recorded in every row (`native` for containers).
     fn accel(&self) -> &str;
-    /// On-disk image size, as defined for this kind.
-    fn image_bytes(&self) -> u64;
-    /// The image compressed as one stream with [`crate::image::size::COMPRESSION`], or why
-    /// that is unknown.
-    fn image_compressed_bytes(&self) -> Result<u64, &str>;
-    /// What the image holds (files, executables, shells, setuid, kernel), or why that is
-    /// unknown.
-    fn contents(&self) -> Result<&Contents, &str>;
+    /// The image's size and contents, read when the wrap was prepared.
+    fn image(&self) -> &ImageFacts;
     /// The measured accelerator verdict and its evidence, when `auto` chose it.
     fn accel_verdict(&self) -> Option<&crate::wrap::accel::Verdict> {
         None
@@ -201,6 +195,23 @@ pub(crate) fn probe_target(spec: &WrapSpec, probe: &ProbeSpec, port: u16) -> Pro
         ready_timeout: spec.timeouts.ready,
         connections: spec.probe_connections,
         retry_pause: spec.probe_pause,
+    }
+}
+
+/// The folder a wrap's files are found in: its recipe's output (built or found in the
+/// cache), else the scenario's folder.
+pub(crate) fn files_dir(
+    spec: &WrapSpec,
+    context: &PrepareContext<'_>,
+) -> Result<PathBuf, WrapError> {
+    match &spec.image {
+        Some(image) => Ok(run_blocking(|| {
+            context
+                .cache
+                .ensure(image, context.rebuild, context.progress)
+        })?
+        .dir),
+        None => Ok(context.base_dir.to_path_buf()),
     }
 }
 

@@ -15,9 +15,9 @@ use rustix::process::Signal;
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use super::launch::{Instance, Signals};
-use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
-use crate::image::contents::{self, Contents};
-use crate::image::size as image_size;
+use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, files_dir, run_blocking};
+use crate::image::ImageFacts;
+use crate::image::contents;
 use crate::instrument::console::ConsoleWatcher;
 use crate::instrument::memory::{process_memory, process_tree};
 use crate::scenario::{Launch, ProcessSpec, WrapSpec};
@@ -32,9 +32,7 @@ pub struct ProcessWrap {
     process: ProcessSpec,
     program: PathBuf,
     runtime_version: String,
-    image_bytes: u64,
-    image_compressed_bytes: Result<u64, String>,
-    contents: Result<Contents, String>,
+    image_facts: ImageFacts,
 }
 
 impl ProcessWrap {
@@ -46,38 +44,22 @@ impl ProcessWrap {
                 spec.name
             )));
         };
-        let base = match &spec.image {
-            Some(image) => {
-                run_blocking(|| {
-                    context
-                        .cache
-                        .ensure(image, context.rebuild, context.progress)
-                })?
-                .dir
-            }
-            None => context.base_dir.to_path_buf(),
-        };
+        let base = files_dir(&spec, context)?;
         let program = find_program(&process.command[0], &base)?;
         let mut files = vec![program.clone()];
         for file in &process.files {
             files.push(existing_file("process.files entry", &base.join(file))?);
         }
         let image: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-        let image_bytes = image
-            .iter()
-            .map(|p| std::fs::metadata(p).map(|m| m.len()))
-            .sum::<std::io::Result<u64>>()
-            .map_err(|e| WrapError::Process(format!("reading the image files: {e}")))?;
         let host_kernel = crate::instrument::host::HostFacts::read().kernel;
         let contents = contents::from_files(&image, format!("the host's Linux {host_kernel}"))
             .map_err(|e| format!("reading the image files: {e}"));
+        let image_facts =
+            run_blocking(|| ImageFacts::of_files(&image, &context.cache.dir, contents))
+                .map_err(|e| WrapError::Process(format!("reading the image files: {e}")))?;
         Ok(ProcessWrap {
             runtime_version: format!("host process, Linux {host_kernel}"),
-            image_compressed_bytes: run_blocking(|| {
-                image_size::compressed_files_cached(&image, &context.cache.dir)
-            }),
-            image_bytes,
-            contents,
+            image_facts,
             program,
             process,
             spec,
@@ -127,19 +109,8 @@ impl Wrap for ProcessWrap {
         "native"
     }
 
-    fn image_bytes(&self) -> u64 {
-        self.image_bytes
-    }
-
-    fn image_compressed_bytes(&self) -> Result<u64, &str> {
-        self.image_compressed_bytes
-            .as_ref()
-            .copied()
-            .map_err(String::as_str)
-    }
-
-    fn contents(&self) -> Result<&Contents, &str> {
-        self.contents.as_ref().map_err(String::as_str)
+    fn image(&self) -> &ImageFacts {
+        &self.image_facts
     }
 
     fn fixed_port(&self) -> Option<u16> {

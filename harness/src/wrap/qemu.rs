@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::launch::{Instance, Signals};
-use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
-use crate::image::contents::{self, Contents};
-use crate::image::size as image_size;
+use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, files_dir, run_blocking};
+use crate::image::ImageFacts;
+use crate::image::contents;
 use crate::instrument::console::ConsoleWatcher;
 use crate::instrument::memory::{process_memory, vmm_split};
 use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
@@ -32,9 +32,7 @@ pub struct QemuWrap {
     accel: Accel,
     accel_verdict: Option<Verdict>,
     runtime_version: String,
-    image_bytes: u64,
-    image_compressed_bytes: Result<u64, String>,
-    contents: Result<Contents, String>,
+    image_facts: ImageFacts,
 }
 
 /// `QEMU 7.2.22 (Debian ...)` from `qemu-system-x86_64 --version`.
@@ -138,17 +136,7 @@ impl QemuWrap {
             )));
         };
         let runtime_version = qemu_version(&qemu.binary).await?;
-        let base = match &spec.image {
-            Some(image) => {
-                run_blocking(|| {
-                    context
-                        .cache
-                        .ensure(image, context.rebuild, context.progress)
-                })?
-                .dir
-            }
-            None => context.base_dir.to_path_buf(),
-        };
+        let base = files_dir(&spec, context)?;
         let check = |what: &str, path: &Path| -> Result<PathBuf, WrapError> {
             let resolved = resolve(&base, path);
             if resolved.is_file() {
@@ -178,16 +166,6 @@ impl QemuWrap {
             .chain(&disks)
             .map(PathBuf::as_path)
             .collect();
-        let image_bytes = boot_files
-            .iter()
-            .map(|p| {
-                std::fs::metadata(p)
-                    .map(|m| m.len())
-                    .map_err(|e| WrapError::Qemu(format!("reading {}: {e}", p.display())))
-            })
-            .sum::<Result<u64, _>>()?;
-        let image_compressed_bytes =
-            run_blocking(|| image_size::compressed_files_cached(&boot_files, &context.cache.dir));
         let contents = match &qemu.contents {
             Some(list) => {
                 let list = check("qemu.contents", list)?;
@@ -203,6 +181,9 @@ impl QemuWrap {
             }
             None => Err("a disk image's files are not listed: set qemu.contents".to_string()),
         };
+        let image_facts =
+            run_blocking(|| ImageFacts::of_files(&boot_files, &context.cache.dir, contents))
+                .map_err(|e| WrapError::Qemu(format!("reading the boot files: {e}")))?;
         (context.progress)("choosing the accelerator");
         let (accel, accel_verdict) =
             choose_accel(&qemu, &runtime_version, &context.cache.dir).await?;
@@ -215,9 +196,7 @@ impl QemuWrap {
             accel,
             accel_verdict,
             runtime_version,
-            image_bytes,
-            image_compressed_bytes,
-            contents,
+            image_facts,
         })
     }
 
@@ -313,19 +292,8 @@ impl Wrap for QemuWrap {
         self.accel.name()
     }
 
-    fn image_bytes(&self) -> u64 {
-        self.image_bytes
-    }
-
-    fn image_compressed_bytes(&self) -> Result<u64, &str> {
-        self.image_compressed_bytes
-            .as_ref()
-            .copied()
-            .map_err(String::as_str)
-    }
-
-    fn contents(&self) -> Result<&Contents, &str> {
-        self.contents.as_ref().map_err(String::as_str)
+    fn image(&self) -> &ImageFacts {
+        &self.image_facts
     }
 
     fn accel_verdict(&self) -> Option<&Verdict> {
