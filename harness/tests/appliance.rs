@@ -6,14 +6,12 @@ use std::path::Path;
 
 mod common;
 
-use common::run_options;
+use common::{run, run_options};
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
-use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::ResultRow;
 use shrinkwrap::runner::minmem::find_min_guest_memory;
-use shrinkwrap::runner::run_scenario;
 use shrinkwrap::scenario::Scenario;
 use shrinkwrap::wrap::{self, LaunchContext, PrepareContext};
 
@@ -25,17 +23,10 @@ fn scenario(file: &str, wraps: &[&str]) -> Scenario {
 }
 
 async fn run_once(scenario: &Scenario, out: &Path, session: &str) -> Vec<ResultRow> {
-    let cache = ImageCache::for_repository(repository_root());
-    run_scenario(
-        scenario,
-        &cache,
-        &run_options(session, out, 1),
-        &StopFlag::default(),
-        &Progress::default(),
-    )
-    .await
-    .expect("the images build and the run completes")
-    .rows
+    run(scenario, &run_options(session, out, 1))
+        .await
+        .expect("the images build and the run completes")
+        .rows
 }
 
 fn assert_served(row: &ResultRow) {

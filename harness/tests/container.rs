@@ -7,13 +7,8 @@ use std::path::Path;
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 mod common;
 
-use common::run_options;
-use shrinkwrap::image::recipe::ImageCache;
-use shrinkwrap::instrument::probe::StopFlag;
-use shrinkwrap::report::progress::Progress;
-use shrinkwrap::repository_root;
+use common::{run, run_options};
 use shrinkwrap::results::{RESULTS_FILE, read_results};
-use shrinkwrap::runner::run_scenario;
 use shrinkwrap::scenario::Scenario;
 use shrinkwrap::wrap::container::{HARNESS_LABEL, SESSION_LABEL, connect};
 
@@ -53,16 +48,12 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
         ),
     );
     scenario.runs = 3;
-    let cache = ImageCache::for_repository(repository_root());
-    let outcome = run_scenario(
+    let outcome = run(
         &scenario,
-        &cache,
         &shrinkwrap::runner::RunOptions {
             warmup: 1,
             ..run_options(&session, out.path(), 3)
         },
-        &StopFlag::default(),
-        &Progress::default(),
     )
     .await
     .expect("the run completes");
@@ -201,17 +192,8 @@ async fn launch_once_with(name: &str, settings: &str) -> shrinkwrap::results::Re
     let out = tempfile::tempdir().unwrap();
     let session = format!("test-{name}-{}", std::process::id());
     let scenario = scenario(name, &format!("{CONTAINER_WRAP}{settings}\n"));
-    let cache = ImageCache::for_repository(repository_root());
     let opts = run_options(&session, out.path(), 1);
-    let outcome = run_scenario(
-        &scenario,
-        &cache,
-        &opts,
-        &StopFlag::default(),
-        &Progress::default(),
-    )
-    .await
-    .unwrap();
+    let outcome = run(&scenario, &opts).await.unwrap();
     assert_eq!(
         containers_labelled(&format!("{SESSION_LABEL}={session}")).await,
         0,
@@ -296,17 +278,10 @@ async fn a_missing_local_image_is_a_clear_error_before_any_launch() {
         "missing",
         "[[wrap]]\nname = \"byo\"\nkind = \"container\"\ncontainer = { image = \"shrinkwrap-test/absent:none\", command = [\"/x\", \"{port}\"] }\n",
     );
-    let cache = ImageCache::for_repository(repository_root());
-    let err = run_scenario(
-        &scenario,
-        &cache,
-        &run_options("test-missing", out.path(), 1),
-        &StopFlag::default(),
-        &Progress::default(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = run(&scenario, &run_options("test-missing", out.path(), 1))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("wrap 'byo': image shrinkwrap-test/absent:none is not in the local engine"),
         "{err}"

@@ -8,13 +8,11 @@ use std::process::{Command, Stdio};
 
 mod common;
 
-use common::run_options;
+use common::{run, run_options, temp_dirs_with};
 use shrinkwrap::image::recipe::ImageCache;
-use shrinkwrap::instrument::probe::StopFlag;
-use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::ResultRow;
-use shrinkwrap::runner::{RunOutcome, run_scenario};
+use shrinkwrap::runner::RunOutcome;
 use shrinkwrap::scenario::Scenario;
 use shrinkwrap::wrap::process::SESSION_ENV;
 
@@ -31,18 +29,11 @@ fn scenario(name: &str, wraps: &str) -> Scenario {
     Scenario::parse(&text, Path::new("tests/inline.toml")).expect("test scenario parses")
 }
 
-async fn run(scenario: &Scenario, session: &str, runs: u32) -> RunOutcome {
+async fn run_in_temp(scenario: &Scenario, session: &str, runs: u32) -> RunOutcome {
     let out = tempfile::tempdir().unwrap();
-    let cache = ImageCache::for_repository(repository_root());
-    run_scenario(
-        scenario,
-        &cache,
-        &run_options(session, out.path(), runs),
-        &StopFlag::default(),
-        &Progress::default(),
-    )
-    .await
-    .expect("the run completes")
+    run(scenario, &run_options(session, out.path(), runs))
+        .await
+        .expect("the run completes")
 }
 
 /// Processes carrying `SHRINKWRAP_SESSION=session` in their environment.
@@ -52,14 +43,6 @@ fn processes_of(session: &str) -> usize {
         .unwrap()
         .filter_map(|e| std::fs::read(e.ok()?.path().join("environ")).ok())
         .filter(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
-        .count()
-}
-
-fn temp_dirs_with(prefix: &str) -> usize {
-    std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .count()
 }
 
@@ -103,7 +86,7 @@ fn ok_rows(outcome: &RunOutcome) -> &[ResultRow] {
 #[tokio::test(flavor = "multi_thread")]
 async fn measures_the_native_floor_and_leaves_nothing_behind() {
     let session = format!("test-native-{}", std::process::id());
-    let outcome = run(&scenario("native", NATIVE_WRAP), &session, 3).await;
+    let outcome = run_in_temp(&scenario("native", NATIVE_WRAP), &session, 3).await;
     let rows = ok_rows(&outcome);
     assert_eq!(rows.len(), 3);
     let cache = ImageCache::for_repository(repository_root());
@@ -152,7 +135,7 @@ async fn a_workload_that_ignores_sigterm_fails_its_stop() {
     let wrap = format!(
         "[[wrap]]\nname = \"stubborn\"\nkind = \"process\"\nstop_timeout_s = 1.0\nprocess = {{ command = [\"python3\", \"-c\", \"{server}\", \"{{port}}\"] }}\n"
     );
-    let outcome = run(&scenario("sigterm", &wrap), &session, 1).await;
+    let outcome = run_in_temp(&scenario("sigterm", &wrap), &session, 1).await;
     let row = &outcome.rows[0];
     assert!(!row.ok);
     assert!(row.ttfr_ms.is_some(), "it served: {}", row.error);
@@ -168,7 +151,7 @@ async fn a_workload_that_ignores_sigterm_fails_its_stop() {
 async fn a_workload_that_exits_is_reported_at_once() {
     let session = format!("test-exits-{}", std::process::id());
     let wrap = "[[wrap]]\nname = \"quits\"\nkind = \"process\"\nprocess = { command = [\"python3\", \"-c\", \"print('bye'); raise SystemExit(3)\", \"{port}\"] }\n";
-    let outcome = run(&scenario("exits", wrap), &session, 1).await;
+    let outcome = run_in_temp(&scenario("exits", wrap), &session, 1).await;
     let row = &outcome.rows[0];
     assert!(!row.ok);
     assert!(
@@ -190,13 +173,9 @@ async fn a_workload_that_exits_is_reported_at_once() {
 async fn a_program_that_is_not_there_is_a_clear_error_before_any_launch() {
     let out = tempfile::tempdir().unwrap();
     let wrap = "[[wrap]]\nname = \"ghost\"\nkind = \"process\"\nprocess = { command = [\"no-such-program-here\", \"{port}\"] }\n";
-    let cache = ImageCache::for_repository(repository_root());
-    let error = run_scenario(
+    let error = run(
         &scenario("ghost", wrap),
-        &cache,
         &run_options("test-ghost", out.path(), 1),
-        &StopFlag::default(),
-        &Progress::default(),
     )
     .await
     .unwrap_err()

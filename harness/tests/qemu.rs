@@ -6,13 +6,10 @@ use std::time::Duration;
 
 mod common;
 
-use common::run_options;
+use common::{run, run_options, temp_dirs_with};
 use shrinkwrap::image::recipe::ImageCache;
-use shrinkwrap::instrument::probe::StopFlag;
-use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::RESULTS_FILE;
-use shrinkwrap::runner::run_scenario;
 use shrinkwrap::scenario::Scenario;
 use shrinkwrap::wrap::qmp::QmpClient;
 
@@ -35,14 +32,6 @@ fn qemu_processes_with(marker: &str) -> usize {
             let cmd = String::from_utf8_lossy(cmd);
             cmd.starts_with("qemu-system") && cmd.contains(marker)
         })
-        .count()
-}
-
-fn temp_dirs_with(prefix: &str) -> usize {
-    std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .count()
 }
 
@@ -105,16 +94,9 @@ qemu = {{ machine = "pc", accel = "tcg", memory_mb = 32, disks = ["{}"], guest_p
     );
     let scenario = Scenario::parse(&text, &dir.path().join("idle.toml")).unwrap();
     let out = dir.path().join("out");
-    let cache = ImageCache::for_repository(repository_root());
-    let outcome = run_scenario(
-        &scenario,
-        &cache,
-        &run_options(&session, &out, 1),
-        &StopFlag::default(),
-        &Progress::default(),
-    )
-    .await
-    .unwrap();
+    let outcome = run(&scenario, &run_options(&session, &out, 1))
+        .await
+        .unwrap();
     let row = &outcome.rows[0];
     assert!(!row.ok);
     assert_eq!(row.kind, "qemu");
@@ -159,15 +141,9 @@ async fn boots_and_measures_the_hermit_unikernel() {
     scenario.select_wraps(&["hermit".to_string()]).unwrap();
     let cache = ImageCache::for_repository(repository_root());
     let opts = run_options(&session, out.path(), 2);
-    let outcome = run_scenario(
-        &scenario,
-        &cache,
-        &opts,
-        &StopFlag::default(),
-        &Progress::default(),
-    )
-    .await
-    .expect("the Hermit image builds and the run completes");
+    let outcome = run(&scenario, &opts)
+        .await
+        .expect("the Hermit image builds and the run completes");
     assert_eq!(outcome.rows.len(), 2);
     for row in &outcome.rows {
         assert!(row.ok, "run {} failed: {}", row.run, row.error);
@@ -249,17 +225,10 @@ qemu = { kernel = "unikernel.bin", accel = "tcg", guest_port = 8080 }
 "#;
     let scenario = Scenario::parse(text, &dir.path().join("byo.toml")).unwrap();
     let out = dir.path().join("out");
-    let cache = ImageCache::for_repository(repository_root());
-    let err = run_scenario(
-        &scenario,
-        &cache,
-        &run_options("test-missing-kernel", &out, 1),
-        &StopFlag::default(),
-        &Progress::default(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = run(&scenario, &run_options("test-missing-kernel", &out, 1))
+        .await
+        .unwrap_err()
+        .to_string();
     let expected = format!(
         "wrap 'byo': qemu.kernel {} does not exist",
         dir.path().join("unikernel.bin").display()

@@ -1,8 +1,14 @@
-//! What the integration tests share.
+//! What the integration tests share. Each test file uses its own part of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 
-use shrinkwrap::runner::RunOptions;
+use shrinkwrap::image::recipe::ImageCache;
+use shrinkwrap::instrument::probe::StopFlag;
+use shrinkwrap::report::progress::Progress;
+use shrinkwrap::repository_root;
+use shrinkwrap::runner::{BenchError, RunOptions, RunOutcome, run_scenario};
+use shrinkwrap::scenario::Scenario;
 
 /// Options for `runs` measured launches without warm-up, into `out`, under `session`.
 pub fn run_options(session: &str, out: &Path, runs: u32) -> RunOptions {
@@ -14,4 +20,27 @@ pub fn run_options(session: &str, out: &Path, runs: u32) -> RunOptions {
         session: session.to_string(),
         min_memory: false,
     }
+}
+
+/// Runs a scenario as `shrinkwrap run` does: the repository's image cache, progress shown,
+/// never interrupted.
+pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutcome, BenchError> {
+    let cache = ImageCache::for_repository(repository_root());
+    run_scenario(
+        scenario,
+        &cache,
+        options,
+        &StopFlag::default(),
+        &Progress::default(),
+    )
+    .await
+}
+
+/// Folders in the temp folder whose name starts with `prefix`.
+pub fn temp_dirs_with(prefix: &str) -> usize {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count()
 }
