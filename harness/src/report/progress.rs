@@ -45,13 +45,12 @@ impl Progress {
 impl Observer for Progress {
     fn event(&self, event: &Event<'_>) {
         match event {
-            Event::Preparing { wrap, step: None } => {
+            Event::Preparing { wrap } => {
                 self.replace(Some(spinner(&format!("preparing {wrap}"))));
             }
-            Event::Preparing {
-                wrap,
-                step: Some(step),
-            } => self.show(format!("preparing {wrap}: {step}"), false),
+            Event::PrepareStep { wrap, step } => {
+                self.show(format!("preparing {wrap}: {step}"), false);
+            }
             Event::Prepared { .. } => self.replace(None),
             Event::Finished { .. } => {
                 let mut current = self.bar.lock().unwrap_or_else(|p| p.into_inner());
@@ -59,16 +58,13 @@ impl Observer for Progress {
                     bar.finish();
                 }
             }
-            Event::MinMemory {
-                wrap,
-                step: Some(step),
-                ..
-            } => self.show(format!("{wrap}: smallest guest RAM: {step}"), false),
-            Event::MinMemory {
-                wrap,
-                found: Some(found),
-                ..
-            } => {
+            Event::MinMemorySearch { wrap } => self.replace(Some(spinner(&format!(
+                "{wrap}: searching the smallest guest RAM"
+            )))),
+            Event::MinMemoryStep { wrap, step } => {
+                self.show(format!("{wrap}: smallest guest RAM: {step}"), false);
+            }
+            Event::MinMemoryFound { wrap, found } => {
                 self.replace(None);
                 match found {
                     Ok(found) => eprintln!(
@@ -78,9 +74,6 @@ impl Observer for Progress {
                     Err(why) => eprintln!("{wrap}: smallest guest RAM not found: {why}"),
                 }
             }
-            Event::MinMemory { wrap, .. } => self.replace(Some(spinner(&format!(
-                "{wrap}: searching the smallest guest RAM"
-            )))),
             Event::Measuring { launches, .. } => {
                 self.replace(Some(progress_bar(u64::from(*launches))));
             }

@@ -45,26 +45,41 @@ impl std::fmt::Display for Launch {
 /// One thing the runner did or saw.
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// A wrap is being made ready; `step` says what is happening, once there is a step.
+    /// A wrap is being made ready.
     Preparing {
         /// The wrap.
         wrap: &'a str,
-        /// The step under way (an image build, the accelerator probe).
-        step: Option<&'a str>,
+    },
+    /// A step of preparing a wrap (an image build, the accelerator probe).
+    PrepareStep {
+        /// The wrap.
+        wrap: &'a str,
+        /// What is happening.
+        step: &'a str,
     },
     /// A wrap is ready to launch.
     Prepared {
         /// The wrap.
         wrap: &'a str,
     },
-    /// The smallest-guest-RAM search made a step, or ended with its answer or why not.
-    MinMemory {
+    /// The search for a VM's smallest guest RAM begins.
+    MinMemorySearch {
         /// The wrap.
         wrap: &'a str,
-        /// The step, while searching.
-        step: Option<&'a str>,
-        /// The answer, at the end.
-        found: Option<&'a Result<MinMemory, String>>,
+    },
+    /// A launch of the smallest-RAM search ended.
+    MinMemoryStep {
+        /// The wrap.
+        wrap: &'a str,
+        /// The size tried and how it went.
+        step: &'a str,
+    },
+    /// The smallest-RAM search ended: its answer, or why there is none.
+    MinMemoryFound {
+        /// The wrap.
+        wrap: &'a str,
+        /// The answer.
+        found: &'a Result<MinMemory, String>,
     },
     /// A wrap's launches begin: warm-ups and measured runs, `launches` in all.
     Measuring {

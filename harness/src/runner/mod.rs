@@ -196,16 +196,8 @@ pub async fn prepare_all(
     let mut wraps = Vec::with_capacity(scenario.wraps.len());
     for spec in &scenario.wraps {
         let name = spec.name.as_str();
-        observer.event(&Event::Preparing {
-            wrap: name,
-            step: None,
-        });
-        let progress = |step: &str| {
-            observer.event(&Event::Preparing {
-                wrap: name,
-                step: Some(step),
-            })
-        };
+        observer.event(&Event::Preparing { wrap: name });
+        let progress = |step: &str| observer.event(&Event::PrepareStep { wrap: name, step });
         let context = PrepareContext {
             cache,
             base_dir: scenario.base_dir(),
@@ -298,23 +290,12 @@ async fn measure_wrap(
 async fn search_min_memory(wrap: &dyn Wrap, run: &Run<'_>) -> Option<u32> {
     let name = wrap.spec().name.as_str();
     let observer = run.observer;
-    observer.event(&Event::MinMemory {
-        wrap: name,
-        step: None,
-        found: None,
-    });
-    let progress = |step: &str| {
-        observer.event(&Event::MinMemory {
-            wrap: name,
-            step: Some(step),
-            found: None,
-        })
-    };
+    observer.event(&Event::MinMemorySearch { wrap: name });
+    let progress = |step: &str| observer.event(&Event::MinMemoryStep { wrap: name, step });
     let found = minmem::find_min_guest_memory(wrap, &run.context, &progress).await;
-    observer.event(&Event::MinMemory {
+    observer.event(&Event::MinMemoryFound {
         wrap: name,
-        step: None,
-        found: Some(&found),
+        found: &found,
     });
     found.ok().map(|found| found.mib)
 }
