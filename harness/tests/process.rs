@@ -186,3 +186,21 @@ async fn a_program_that_is_not_there_is_a_clear_error_before_any_launch() {
     );
     assert!(!out.path().join("results.csv").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_path_that_is_not_there_is_named_with_where_paths_start() {
+    let out = tempfile::tempdir().unwrap();
+    let wrap = "[[wrap]]\nname = \"ghost\"\nkind = \"process\"\nprocess = { command = [\"bin/absent\", \"{port}\"] }\n";
+    let error = run(
+        &scenario("ghost", wrap),
+        &run_options("test-ghost-path", out.path(), 1),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("process.command program tests/bin/absent does not exist")
+            && error.contains("relative paths start at the scenario's folder"),
+        "{error}"
+    );
+}

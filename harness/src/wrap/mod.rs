@@ -36,6 +36,9 @@ pub enum WrapError {
     /// A process wrap's program or files cannot be used.
     #[error("{0}")]
     Process(String),
+    /// A file the wrap needs (a kernel, a disk, a program) does not exist.
+    #[error("{0}")]
+    MissingFile(String),
 }
 
 pub use launch::launch_once;
@@ -155,16 +158,40 @@ pub trait Wrap: Send + Sync {
 }
 
 /// Checks what can be checked without building or launching anything: the recipe and its
-/// inputs exist, and a bring-your-own VM's boot files exist. Run for every wrap first, so a
+/// inputs exist, and a bring-your-own VM's boot files or process's program and files exist. Run for every wrap first, so a
 /// typo in the last wrap does not wait for the first wrap's image build.
 pub fn preflight(spec: &WrapSpec, context: &PrepareContext<'_>) -> Result<(), WrapError> {
     if let Some(image) = &spec.image {
         context.cache.check(image)?;
     }
-    if let (Launch::Qemu(q), None) = (&spec.launch, &spec.image) {
-        qemu::boot_files_exist(q, context.base_dir)?;
+    match (&spec.launch, &spec.image) {
+        (Launch::Qemu(q), None) => qemu::boot_files_exist(q, context.base_dir),
+        (Launch::Process(p), None) => process::image_files(p, context.base_dir, false).map(drop),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// A wrap's file: `path` from `base` (the recipe's output when `from_recipe`, else the
+/// scenario's folder; an absolute path stays as it is). It must exist.
+pub(crate) fn existing_file(
+    what: &str,
+    base: &Path,
+    path: &Path,
+    from_recipe: bool,
+) -> Result<PathBuf, WrapError> {
+    let resolved = base.join(path);
+    if resolved.is_file() {
+        return Ok(resolved);
+    }
+    let hint = if from_recipe {
+        "the image recipe did not make it: check the recipe's output names"
+    } else {
+        "build it first or fix the path (relative paths start at the scenario's folder)"
+    };
+    Err(WrapError::MissingFile(format!(
+        "{what} {} does not exist: {hint}",
+        resolved.display()
+    )))
 }
 
 /// Makes a wrap ready to launch: checks its runtime and builds or finds its image.

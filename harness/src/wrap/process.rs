@@ -15,7 +15,10 @@ use rustix::process::Signal;
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use super::launch::{Instance, Signals};
-use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, files_dir, run_blocking};
+use super::{
+    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, existing_file, files_dir,
+    run_blocking,
+};
 use crate::image::ImageFacts;
 use crate::image::contents;
 use crate::instrument::console::ConsoleWatcher;
@@ -45,11 +48,7 @@ impl ProcessWrap {
             )));
         };
         let base = files_dir(&spec, context)?;
-        let program = find_program(&process.command[0], &base)?;
-        let mut files = vec![program.clone()];
-        for file in &process.files {
-            files.push(existing_file("process.files entry", &base.join(file))?);
-        }
+        let files = image_files(&process, &base, spec.image.is_some())?;
         let image: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
         let host_kernel = crate::instrument::host::HostFacts::read().kernel;
         let contents = contents::from_files(&image, format!("the host's Linux {host_kernel}"))
@@ -60,18 +59,44 @@ impl ProcessWrap {
         Ok(ProcessWrap {
             runtime_version: format!("host process, Linux {host_kernel}"),
             image_facts,
-            program,
+            program: files[0].clone(),
             process,
             spec,
         })
     }
 }
 
-/// The program of a command: a path (with a `/`) from `base`, else a name on `PATH`.
-fn find_program(program: &str, base: &Path) -> Result<PathBuf, WrapError> {
-    if program.contains('/') {
-        return existing_file("process.command program", &base.join(program));
+/// The image's files, the program first: a program path (with a `/`) and `files` from
+/// `base`, or a program name on `PATH`. Each must exist.
+pub(crate) fn image_files(
+    process: &ProcessSpec,
+    base: &Path,
+    from_recipe: bool,
+) -> Result<Vec<PathBuf>, WrapError> {
+    let program = match process.command.first() {
+        Some(program) if program.contains('/') => existing_file(
+            "process.command program",
+            base,
+            Path::new(program),
+            from_recipe,
+        )?,
+        Some(program) => on_path(program)?,
+        None => return Err(WrapError::Process("process.command is empty".to_string())),
+    };
+    let mut files = vec![program];
+    for file in &process.files {
+        files.push(existing_file(
+            "process.files entry",
+            base,
+            file,
+            from_recipe,
+        )?);
     }
+    Ok(files)
+}
+
+/// A program found by name on `PATH`.
+fn on_path(program: &str) -> Result<PathBuf, WrapError> {
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
@@ -82,17 +107,6 @@ fn find_program(program: &str, base: &Path) -> Result<PathBuf, WrapError> {
                 "process.command program '{program}' is not on PATH: install it, or give its path"
             ))
         })
-}
-
-fn existing_file(what: &str, path: &Path) -> Result<PathBuf, WrapError> {
-    if path.is_file() {
-        Ok(path.to_path_buf())
-    } else {
-        Err(WrapError::Process(format!(
-            "{what} {} does not exist: build it first or fix the path (relative paths start at the recipe's output, else the scenario's folder)",
-            path.display()
-        )))
-    }
 }
 
 #[async_trait]

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::launch::{Instance, Signals};
-use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, files_dir, run_blocking};
+use super::{
+    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, existing_file, files_dir,
+    run_blocking,
+};
 use crate::image::ImageFacts;
 use crate::image::contents;
 use crate::instrument::console::ConsoleWatcher;
@@ -84,24 +87,6 @@ async fn choose_accel(
     }
 }
 
-fn resolve(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    }
-}
-
-/// A boot file that does not exist: the error names it and the fix.
-fn missing_file(what: &str, path: &Path, built_by_recipe: bool) -> WrapError {
-    let hint = if built_by_recipe {
-        "the image recipe did not make it: check the recipe's output names"
-    } else {
-        "build it first or fix the path (relative paths start at the scenario's folder)"
-    };
-    WrapError::Qemu(format!("{what} {} does not exist: {hint}", path.display()))
-}
-
 /// Checks that a bring-your-own VM's kernel, initrd, disks and contents list exist.
 pub fn boot_files_exist(qemu: &QemuSpec, base: &Path) -> Result<(), WrapError> {
     let named = [
@@ -114,10 +99,7 @@ pub fn boot_files_exist(qemu: &QemuSpec, base: &Path) -> Result<(), WrapError> {
         .filter_map(|(what, path)| path.as_deref().map(|p| (what, p)))
         .chain(qemu.disks.iter().map(|d| ("qemu.disks entry", d.as_path())));
     for (what, path) in files {
-        let resolved = resolve(base, path);
-        if !resolved.is_file() {
-            return Err(missing_file(what, &resolved, false));
-        }
+        existing_file(what, base, path, false)?;
     }
     Ok(())
 }
@@ -137,14 +119,8 @@ impl QemuWrap {
         };
         let runtime_version = qemu_version(&qemu.binary).await?;
         let base = files_dir(&spec, context)?;
-        let check = |what: &str, path: &Path| -> Result<PathBuf, WrapError> {
-            let resolved = resolve(&base, path);
-            if resolved.is_file() {
-                Ok(resolved)
-            } else {
-                Err(missing_file(what, &resolved, spec.image.is_some()))
-            }
-        };
+        let check =
+            |what: &str, path: &Path| existing_file(what, &base, path, spec.image.is_some());
         let kernel = qemu
             .kernel
             .as_deref()
