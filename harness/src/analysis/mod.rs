@@ -123,21 +123,29 @@ fn security_facts(row: &ResultRow) -> String {
 }
 
 /// The hooks that answered during the runs: the engine's API and cgroup files for
-/// containers, QMP and the serial console for VMs.
+/// containers, QMP and the serial console for VMs, the output of host processes.
 fn observability_hooks(rows: &[&ResultRow]) -> String {
     let any = |get: fn(&ResultRow) -> bool| rows.iter().any(|r| get(r));
     let mut hooks: Vec<&str> = Vec::new();
-    if rows[0].kind == "container" {
-        hooks.push("engine API (inspect, logs)");
-        if any(|r| r.cgroup_bytes.is_some()) {
-            hooks.push("cgroup memory files");
+    match rows[0].kind.as_str() {
+        "container" => {
+            hooks.push("engine API (inspect, logs)");
+            if any(|r| r.cgroup_bytes.is_some()) {
+                hooks.push("cgroup memory files");
+            }
         }
-    } else {
-        if any(|r| r.qmp_ready_ms.is_some()) {
-            hooks.push("QMP");
+        "qemu" => {
+            if any(|r| r.qmp_ready_ms.is_some()) {
+                hooks.push("QMP");
+            }
+            if any(|r| r.first_output_ms.is_some()) {
+                hooks.push("serial console");
+            }
         }
-        if any(|r| r.first_output_ms.is_some()) {
-            hooks.push("serial console");
+        _ => {
+            if any(|r| r.first_output_ms.is_some()) {
+                hooks.push("its output (stdout, stderr)");
+            }
         }
     }
     if hooks.is_empty() {

@@ -276,11 +276,12 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
             ));
         }
         if let Some(lag) = s.get(&figure::PROBE_LAG) {
+            let who = if s.kind == "qemu" { "guest" } else { "process" };
             let answer = s
                 .get(&figure::PROBE_ANSWER)
                 .map(|a| {
                     format!(
-                        ", of which the guest took {} ms ({}) to answer once it listened and a \
+                        ", of which the {who} took {} ms ({}) to answer once it listened and a \
                          connection was open",
                         figure::PROBE_ANSWER.format(a.median),
                         range(&figure::PROBE_ANSWER, a)
@@ -288,7 +289,7 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
                 })
                 .unwrap_or_default();
             notes.push(format!(
-                "{}: the first 200 came {} ms ({}) after the guest's own ready line{answer} \
+                "{}: the first 200 came {} ms ({}) after the {who}'s own ready line{answer} \
                  (probe lag, medians of {})",
                 s.wrap,
                 figure::PROBE_LAG.format(lag.median),
@@ -326,10 +327,16 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
     }
     let kinds = distinct_kinds(summaries);
     if kinds.len() > 1 {
-        notes.push(
-            "Stop: a container gets SIGTERM and exits gracefully; a VM is powered off by QMP quit"
-                .to_string(),
-        );
+        let how: Vec<&str> = [
+            ("container", "a container gets SIGTERM and exits gracefully"),
+            ("process", "a process gets SIGTERM and exits gracefully"),
+            ("qemu", "a VM is powered off by QMP quit"),
+        ]
+        .into_iter()
+        .filter(|(kind, _)| kinds.contains(kind))
+        .map(|(_, how)| how)
+        .collect();
+        notes.push(format!("Stop: {}", how.join("; ")));
     }
     notes
 }
@@ -394,6 +401,28 @@ mod tests {
         assert!(lines[3].contains("0.091<br>2.0x faster"), "{}", lines[3]);
         assert!(lines[3].contains("9.0<br>2.0x more"), "{}", lines[3]);
         assert!(lines[3].contains("| missing "), "{}", lines[3]);
+    }
+
+    #[test]
+    fn notes_say_how_each_kind_stops_and_whose_ready_line_it_is() {
+        let mut native = sample_row("native", 1);
+        native.kind = "process".into();
+        native.ready_line_ms = Some(1.0);
+        native.probe_lag_ms = Some(0.2);
+        let mut vm = sample_row("vm", 1);
+        vm.kind = "qemu".into();
+        let notes = notes(&summarize(&[native, sample_row("container", 1), vm])).join("\n");
+        assert!(
+            notes.contains(
+                "Stop: a container gets SIGTERM and exits gracefully; a process gets SIGTERM \
+                 and exits gracefully; a VM is powered off by QMP quit"
+            ),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("after the process's own ready line"),
+            "{notes}"
+        );
     }
 
     #[test]
