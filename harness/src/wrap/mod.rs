@@ -242,6 +242,27 @@ pub(crate) fn files_dir(
     }
 }
 
+/// Waits at most `timeout` for a child asked to stop, then kills it with `kill` and waits
+/// for that. Whether the kill was needed.
+pub(crate) async fn exit_or_kill(
+    child: &mut tokio::process::Child,
+    timeout: Duration,
+    kill: impl FnOnce(&mut tokio::process::Child),
+) -> Result<bool, String> {
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(_)) => Ok(false),
+        Ok(Err(e)) => Err(format!("waiting for the instance to exit: {e}")),
+        Err(_) => {
+            kill(child);
+            child
+                .wait()
+                .await
+                .map_err(|e| format!("waiting for the killed instance: {e}"))?;
+            Ok(true)
+        }
+    }
+}
+
 /// Runs blocking work (an image recipe) from async code without stalling other tasks on a
 /// multi-thread runtime; on a current-thread runtime it simply runs inline.
 pub(crate) fn run_blocking<T>(work: impl FnOnce() -> T) -> T {

@@ -16,8 +16,8 @@ use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use super::launch::{Instance, Signals};
 use super::{
-    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, existing_file, files_dir,
-    run_blocking,
+    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, existing_file, exit_or_kill,
+    files_dir, run_blocking,
 };
 use crate::image::ImageFacts;
 use crate::image::contents;
@@ -277,24 +277,19 @@ impl Instance for ProcessInstance {
             return Err("the process is not running".to_string());
         };
         signal(&[pid], Signal::TERM);
-        match tokio::time::timeout(timeout, child.wait()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("waiting for the process to exit: {e}")),
-            Err(_) => {
-                signal(
-                    &process_tree(pid).unwrap_or_else(|_| vec![pid]),
-                    Signal::KILL,
-                );
-                child
-                    .wait()
-                    .await
-                    .map_err(|e| format!("waiting for the killed process: {e}"))?;
-                self.killed = Some(format!(
-                    "the workload ignored SIGTERM: killed after {timeout:?} (handle SIGTERM)"
-                ));
-                Ok(())
-            }
+        let killed = exit_or_kill(child, timeout, |_| {
+            signal(
+                &process_tree(pid).unwrap_or_else(|_| vec![pid]),
+                Signal::KILL,
+            );
+        })
+        .await?;
+        if killed {
+            self.killed = Some(format!(
+                "the workload ignored SIGTERM: killed after {timeout:?} (handle SIGTERM)"
+            ));
         }
+        Ok(())
     }
 
     async fn killed(&mut self) -> Option<String> {

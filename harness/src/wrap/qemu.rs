@@ -10,8 +10,8 @@ use async_trait::async_trait;
 
 use super::launch::{Instance, Signals};
 use super::{
-    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, existing_file, files_dir,
-    run_blocking,
+    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, existing_file, exit_or_kill,
+    files_dir, run_blocking,
 };
 use crate::image::ImageFacts;
 use crate::image::contents;
@@ -492,21 +492,16 @@ impl Instance for QemuInstance {
     async fn stop(&mut self, timeout: Duration) -> Result<(), String> {
         let qmp = self.qmp.take().ok_or("QMP: never connected")?;
         qmp.quit().await;
-        let child = self.child()?;
-        match tokio::time::timeout(timeout, child.wait()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("waiting for QEMU to exit: {e}")),
-            Err(_) => {
-                child
-                    .kill()
-                    .await
-                    .map_err(|e| format!("killing QEMU: {e}"))?;
-                self.killed = Some(format!(
-                    "QEMU did not exit within {timeout:?} of QMP quit; killed"
-                ));
-                Ok(())
-            }
+        let killed = exit_or_kill(self.child()?, timeout, |child| {
+            let _ = child.start_kill();
+        })
+        .await?;
+        if killed {
+            self.killed = Some(format!(
+                "QEMU did not exit within {timeout:?} of QMP quit; killed"
+            ));
         }
+        Ok(())
     }
 
     async fn killed(&mut self) -> Option<String> {
