@@ -19,7 +19,7 @@ use crate::instrument::probe::StopFlag;
 use crate::results::{RESULTS_FILE, read_results};
 use crate::scenario::{Scenario, WrapSpec};
 use crate::wrap::launch::{Instance, Signals};
-use crate::wrap::{LaunchContext, Measurement, Wrap};
+use crate::wrap::{LaunchContext, Measurement, Prepared, Wrap};
 
 /// What a fake instance does when started.
 #[derive(Debug, Clone)]
@@ -36,25 +36,28 @@ enum Plan {
 
 #[derive(Clone)]
 struct FakeWrap {
-    spec: WrapSpec,
+    prepared: Prepared,
     plan: Plan,
     memory_mb: Option<u32>,
     launches: Arc<AtomicU32>,
-    image: ImageFacts,
 }
 
 impl FakeWrap {
     fn new(spec: &WrapSpec, plan: Plan) -> FakeWrap {
         FakeWrap {
-            spec: spec.clone(),
+            prepared: Prepared {
+                spec: spec.clone(),
+                runtime_version: "fake 1".to_string(),
+                accel: "native".to_string(),
+                image: ImageFacts {
+                    bytes: 1000,
+                    compressed_bytes: Ok(500),
+                    contents: Ok(Contents::default()),
+                },
+            },
             plan,
             memory_mb: None,
             launches: Arc::default(),
-            image: ImageFacts {
-                bytes: 1000,
-                compressed_bytes: Ok(500),
-                contents: Ok(Contents::default()),
-            },
         }
     }
 
@@ -69,17 +72,8 @@ impl FakeWrap {
 
 #[async_trait]
 impl Wrap for FakeWrap {
-    fn spec(&self) -> &WrapSpec {
-        &self.spec
-    }
-    fn runtime_version(&self) -> &str {
-        "fake 1"
-    }
-    fn accel(&self) -> &str {
-        "native"
-    }
-    fn image(&self) -> &ImageFacts {
-        &self.image
+    fn prepared(&self) -> &Prepared {
+        &self.prepared
     }
     fn guest_memory_mb(&self) -> Option<u32> {
         self.memory_mb

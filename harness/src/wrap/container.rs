@@ -18,7 +18,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::launch::{Instance, Signals};
-use super::{LaunchContext, Measurement, PrepareContext, Wrap, WrapError, run_blocking};
+use super::{LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, run_blocking};
 use crate::image::ImageFacts;
 use crate::image::contents::{self, Contents};
 use crate::image::size::{self as image_size, CachedFacts, FactsCache};
@@ -38,13 +38,11 @@ const LOG_TAIL_LINES: &str = "3";
 
 /// A container wrap with its image built and the engine reachable.
 pub struct ContainerWrap {
-    spec: WrapSpec,
+    /// Image size from the engine; compressed size and contents from the saved image.
+    prepared: Prepared,
     container: ContainerSpec,
     docker: Docker,
     image: String,
-    /// Size from the engine; compressed size and contents from the saved image.
-    image_facts: ImageFacts,
-    runtime_version: String,
 }
 
 /// What the engine's saved tarball of an image (every layer) tells.
@@ -143,19 +141,25 @@ impl ContainerWrap {
             contents: saved.map(|saved| saved.extra),
         };
         Ok(ContainerWrap {
-            spec,
+            prepared: Prepared {
+                spec,
+                runtime_version,
+                accel: "native".to_string(),
+                image: image_facts,
+            },
             container,
             docker,
             image,
-            image_facts,
-            runtime_version,
         })
     }
 
     fn labels(&self, session: &str) -> HashMap<String, String> {
         let mut labels = harness_label();
         labels.insert(SESSION_LABEL.to_string(), session.to_string());
-        labels.insert("org.shrinkwrap.wrap".to_string(), self.spec.name.clone());
+        labels.insert(
+            "org.shrinkwrap.wrap".to_string(),
+            self.prepared.spec.name.clone(),
+        );
         labels
     }
 
@@ -191,20 +195,8 @@ impl ContainerWrap {
 
 #[async_trait]
 impl Wrap for ContainerWrap {
-    fn spec(&self) -> &WrapSpec {
-        &self.spec
-    }
-
-    fn runtime_version(&self) -> &str {
-        &self.runtime_version
-    }
-
-    fn accel(&self) -> &str {
-        "native"
-    }
-
-    fn image(&self) -> &ImageFacts {
-        &self.image_facts
+    fn prepared(&self) -> &Prepared {
+        &self.prepared
     }
 
     fn fixed_port(&self) -> Option<u16> {

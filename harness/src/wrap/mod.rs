@@ -115,17 +115,40 @@ impl Measurement {
     }
 }
 
+/// What every prepared wrap knows of itself, and records in every row.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The scenario's description of the wrap.
+    pub spec: WrapSpec,
+    /// The runtime and its version, e.g. `dockerd 20.10.24 (API 1.41)`.
+    pub runtime_version: String,
+    /// The accelerator: `kvm` or `tcg` for VMs, `native` for containers and processes.
+    pub accel: String,
+    /// The image's size and contents, read when the wrap was prepared.
+    pub image: ImageFacts,
+}
+
 /// One kind of shrink-wrap, prepared and ready to launch.
 #[async_trait]
 pub trait Wrap: Send + Sync {
+    /// What the wrap knows of itself since it was prepared.
+    fn prepared(&self) -> &Prepared;
     /// The scenario's description of this wrap.
-    fn spec(&self) -> &WrapSpec;
+    fn spec(&self) -> &WrapSpec {
+        &self.prepared().spec
+    }
     /// The runtime and its version, recorded in every row.
-    fn runtime_version(&self) -> &str;
-    /// The accelerator, recorded in every row (`native` for containers).
-    fn accel(&self) -> &str;
-    /// The image's size and contents, read when the wrap was prepared.
-    fn image(&self) -> &ImageFacts;
+    fn runtime_version(&self) -> &str {
+        &self.prepared().runtime_version
+    }
+    /// The accelerator, recorded in every row.
+    fn accel(&self) -> &str {
+        &self.prepared().accel
+    }
+    /// The image's size and contents.
+    fn image(&self) -> &ImageFacts {
+        &self.prepared().image
+    }
     /// The measured accelerator verdict and its evidence, when `auto` chose it.
     fn accel_verdict(&self) -> Option<&crate::wrap::accel::Verdict> {
         None

@@ -16,8 +16,8 @@ use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use super::launch::{Instance, Signals};
 use super::{
-    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, existing_file, exit_or_kill,
-    files_dir, run_blocking,
+    LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, existing_file,
+    exit_or_kill, files_dir, run_blocking,
 };
 use crate::image::ImageFacts;
 use crate::image::contents;
@@ -31,11 +31,9 @@ pub const SESSION_ENV: &str = "SHRINKWRAP_SESSION";
 /// A process wrap with its program and image files found.
 #[derive(Clone)]
 pub struct ProcessWrap {
-    spec: WrapSpec,
+    prepared: Prepared,
     process: ProcessSpec,
     program: PathBuf,
-    runtime_version: String,
-    image_facts: ImageFacts,
 }
 
 impl ProcessWrap {
@@ -57,11 +55,14 @@ impl ProcessWrap {
             run_blocking(|| ImageFacts::of_files(&image, &context.cache.dir, contents))
                 .map_err(|e| WrapError::Process(format!("reading the image files: {e}")))?;
         Ok(ProcessWrap {
-            runtime_version: format!("host process, Linux {host_kernel}"),
-            image_facts,
+            prepared: Prepared {
+                spec,
+                runtime_version: format!("host process, Linux {host_kernel}"),
+                accel: "native".to_string(),
+                image: image_facts,
+            },
             program: files[0].clone(),
             process,
-            spec,
         })
     }
 }
@@ -111,20 +112,8 @@ fn on_path(program: &str) -> Result<PathBuf, WrapError> {
 
 #[async_trait]
 impl Wrap for ProcessWrap {
-    fn spec(&self) -> &WrapSpec {
-        &self.spec
-    }
-
-    fn runtime_version(&self) -> &str {
-        &self.runtime_version
-    }
-
-    fn accel(&self) -> &str {
-        "native"
-    }
-
-    fn image(&self) -> &ImageFacts {
-        &self.image_facts
+    fn prepared(&self) -> &Prepared {
+        &self.prepared
     }
 
     fn fixed_port(&self) -> Option<u16> {

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 
 use super::launch::{Instance, Signals};
 use super::{
-    LaunchContext, Measurement, PrepareContext, Wrap, WrapError, existing_file, exit_or_kill,
-    files_dir, run_blocking,
+    LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, existing_file,
+    exit_or_kill, files_dir, run_blocking,
 };
 use crate::image::ImageFacts;
 use crate::image::contents;
@@ -27,15 +27,13 @@ const QMP_TIMEOUT: Duration = Duration::from_secs(10);
 /// A QEMU wrap with its runtime found, its boot files present and its accelerator chosen.
 #[derive(Clone)]
 pub struct QemuWrap {
-    spec: WrapSpec,
+    /// Its accelerator is QEMU's `-accel` value.
+    prepared: Prepared,
     qemu: QemuSpec,
     kernel: Option<PathBuf>,
     initrd: Option<PathBuf>,
     disks: Vec<PathBuf>,
-    accel: Accel,
     accel_verdict: Option<Verdict>,
-    runtime_version: String,
-    image_facts: ImageFacts,
 }
 
 /// `QEMU 7.2.22 (Debian ...)` from `qemu-system-x86_64 --version`.
@@ -164,15 +162,17 @@ impl QemuWrap {
         let (accel, accel_verdict) =
             choose_accel(&qemu, &runtime_version, &context.cache.dir).await?;
         Ok(QemuWrap {
-            spec,
+            prepared: Prepared {
+                spec,
+                runtime_version,
+                accel: accel.name().to_string(),
+                image: image_facts,
+            },
             qemu: *qemu,
             kernel,
             initrd,
             disks,
-            accel,
             accel_verdict,
-            runtime_version,
-            image_facts,
         })
     }
 
@@ -188,7 +188,7 @@ impl QemuWrap {
             "-machine".into(),
             q.machine.clone(),
             "-accel".into(),
-            self.accel.name().into(),
+            self.prepared.accel.clone(),
             "-cpu".into(),
             q.cpu.clone(),
             "-m".into(),
@@ -256,20 +256,8 @@ fn stderr_tail(path: &Path) -> String {
 
 #[async_trait]
 impl Wrap for QemuWrap {
-    fn spec(&self) -> &WrapSpec {
-        &self.spec
-    }
-
-    fn runtime_version(&self) -> &str {
-        &self.runtime_version
-    }
-
-    fn accel(&self) -> &str {
-        self.accel.name()
-    }
-
-    fn image(&self) -> &ImageFacts {
-        &self.image_facts
+    fn prepared(&self) -> &Prepared {
+        &self.prepared
     }
 
     fn accel_verdict(&self) -> Option<&Verdict> {
@@ -283,7 +271,7 @@ impl Wrap for QemuWrap {
     fn with_guest_memory(&self, memory_mb: u32, ready_timeout: Duration) -> Option<Box<dyn Wrap>> {
         let mut resized = self.clone();
         resized.qemu.memory_mb = memory_mb;
-        resized.spec.timeouts.ready = ready_timeout;
+        resized.prepared.spec.timeouts.ready = ready_timeout;
         Some(Box::new(resized))
     }
 
