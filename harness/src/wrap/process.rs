@@ -266,13 +266,7 @@ impl Instance for ProcessInstance {
             return Err("the process is not running".to_string());
         };
         signal(&[pid], Signal::TERM);
-        let killed = exit_or_kill(child, timeout, |_| {
-            signal(
-                &process_tree(pid).unwrap_or_else(|_| vec![pid]),
-                Signal::KILL,
-            );
-        })
-        .await?;
+        let killed = exit_or_kill(child, timeout, |_| kill_tree(pid)).await?;
         if killed {
             self.killed = Some(format!(
                 "the workload ignored SIGTERM: killed after {timeout:?} (handle SIGTERM)"
@@ -287,10 +281,7 @@ impl Instance for ProcessInstance {
 
     async fn remove(&mut self, _m: &mut Measurement) -> Result<(), String> {
         if let Some(pid) = self.pid() {
-            signal(
-                &process_tree(pid).unwrap_or_else(|_| vec![pid]),
-                Signal::KILL,
-            );
+            kill_tree(pid);
         }
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill().await;
@@ -301,6 +292,14 @@ impl Instance for ProcessInstance {
     fn console(&mut self) -> Option<&mut ConsoleWatcher> {
         self.console.as_mut()
     }
+}
+
+/// SIGKILL to `pid` and every process descended from it.
+fn kill_tree(pid: u32) {
+    signal(
+        &process_tree(pid).unwrap_or_else(|_| vec![pid]),
+        Signal::KILL,
+    );
 }
 
 /// Sends `signal` to each of `pids`; one that has already gone is skipped.
