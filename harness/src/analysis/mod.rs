@@ -2,6 +2,7 @@
 //! a wrap's medians with a baseline wrap's. Formatting lives in `report`.
 
 pub mod regression;
+pub mod significance;
 pub mod stats;
 
 use crate::analysis::regression::distinct;

@@ -1,11 +1,14 @@
-//! Summary statistics of repeated measurements: median and spread, as the reports print
-//! them, and hyperfine's outlier test (modified Z-score over the median absolute deviation).
+//! Summary statistics of repeated measurements: the median with its 95% confidence interval
+//! (distribution-free, from order statistics), the 90th percentile, the range, and an
+//! outlier count by the Iglewicz–Hoaglin modified Z-score.
 
 /// Modified Z-score above which a sample counts as an outlier (Iglewicz and Hoaglin).
 const OUTLIER_Z: f64 = 3.5;
 /// Least deviation from the median, relative to it, that can make an outlier: with tight
 /// samples the MAD is tiny and a 0.5% wobble would otherwise score as one.
 const OUTLIER_MIN_DEVIATION: f64 = 0.05;
+/// Confidence of the median's interval.
+pub const CONFIDENCE: f64 = 0.95;
 
 /// Summary of one figure over the runs of one wrap.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,11 +17,17 @@ pub struct Summary {
     pub count: usize,
     /// Median.
     pub median: f64,
+    /// The median's 95% confidence interval, `None` with fewer than 6 samples (too few to
+    /// reach 95% whatever the interval).
+    pub median_ci: Option<(f64, f64)>,
+    /// 90th percentile (linear interpolation between order statistics).
+    pub p90: f64,
     /// Smallest sample.
     pub min: f64,
     /// Largest sample.
     pub max: f64,
-    /// Samples whose modified Z-score exceeds 3.5 and that lie more than 5% off the median.
+    /// Samples whose modified Z-score (Iglewicz–Hoaglin) exceeds 3.5 and that lie more than
+    /// 5% off the median; none when the median absolute deviation is zero.
     pub outliers: usize,
 }
 
@@ -35,20 +44,64 @@ impl Summary {
         Some(Summary {
             count,
             median,
+            median_ci: median_interval(&sorted),
+            p90: percentile_of_sorted(&sorted, 0.9),
             min: sorted[0],
             max: sorted[count - 1],
             outliers: outlier_count(&sorted, median),
         })
     }
+
+    /// Whether the two medians' confidence intervals overlap (or either has none): then the
+    /// data cannot tell the two medians apart.
+    pub fn overlaps(&self, other: &Summary) -> bool {
+        match (self.median_ci, other.median_ci) {
+            (Some((lo, hi)), Some((other_lo, other_hi))) => lo <= other_hi && other_lo <= hi,
+            _ => true,
+        }
+    }
 }
 
-fn median_of_sorted(sorted: &[f64]) -> f64 {
+/// The median of samples in ascending order.
+pub fn median_of_sorted(sorted: &[f64]) -> f64 {
     let n = sorted.len();
     if n % 2 == 1 {
         sorted[n / 2]
     } else {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     }
+}
+
+/// The `q` quantile (0..=1) of samples in ascending order, interpolating linearly between
+/// order statistics (the common "type 7" definition).
+pub fn percentile_of_sorted(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let below = position.floor() as usize;
+    let above = position.ceil() as usize;
+    sorted[below] + (position - below as f64) * (sorted[above] - sorted[below])
+}
+
+/// The distribution-free confidence interval of the median: `[x(k), x(n+1-k)]` with the
+/// largest `k` whose coverage `1 - 2 P(Bin(n, 1/2) < k)` still reaches [`CONFIDENCE`].
+fn median_interval(sorted: &[f64]) -> Option<(f64, f64)> {
+    let n = sorted.len();
+    let mut below = 0.0; // P(Bin(n, 1/2) < k), for k = 1, 2, ...
+    let mut k = 0;
+    while k < n / 2 {
+        let next = below + binomial_half(n, k);
+        if 1.0 - 2.0 * next < CONFIDENCE {
+            break;
+        }
+        below = next;
+        k += 1;
+    }
+    (k > 0).then(|| (sorted[k - 1], sorted[n - k]))
+}
+
+/// `P(Bin(n, 1/2) = k)`.
+fn binomial_half(n: usize, k: usize) -> f64 {
+    let ways = (1..=k).fold(1.0, |c, i| c * (n - k + i) as f64 / i as f64);
+    ways * 0.5f64.powi(n as i32)
 }
 
 /// Counts samples with a modified Z-score above [`OUTLIER_Z`] that also deviate from the
@@ -117,5 +170,62 @@ mod tests {
     #[test]
     fn identical_samples_have_no_outliers() {
         assert_eq!(Summary::of(&[5.0; 10]).unwrap().outliers, 0);
+    }
+
+    #[test]
+    fn median_interval_from_order_statistics() {
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        let s = Summary::of(&ten).unwrap();
+        // n = 10: [x(2), x(9)], coverage 1 - 2 * 11/1024 = 97.9%.
+        assert_eq!(s.median_ci, Some((2.0, 9.0)));
+        let six: Vec<f64> = (1..=6).map(f64::from).collect();
+        assert_eq!(Summary::of(&six).unwrap().median_ci, Some((1.0, 6.0)));
+        let five: Vec<f64> = (1..=5).map(f64::from).collect();
+        assert_eq!(
+            Summary::of(&five).unwrap().median_ci,
+            None,
+            "93.75% at best"
+        );
+        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
+        // n = 100: the textbook ranks 40 and 61.
+        assert_eq!(Summary::of(&hundred).unwrap().median_ci, Some((40.0, 61.0)));
+    }
+
+    #[test]
+    fn the_interval_covers_the_true_median_about_95_percent_of_the_time() {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(7);
+        let trials = 4000;
+        let covered = (0..trials)
+            .filter(|_| {
+                // Exponential samples: skewed, true median ln 2.
+                let samples: Vec<f64> =
+                    (0..12).map(|_| -(1.0 - rng.random::<f64>()).ln()).collect();
+                let (lo, hi) = Summary::of(&samples).unwrap().median_ci.unwrap();
+                lo <= std::f64::consts::LN_2 && std::f64::consts::LN_2 <= hi
+            })
+            .count();
+        let rate = covered as f64 / trials as f64;
+        // n = 12 gives [x(3), x(10)], exact coverage 96.1%.
+        assert!((0.945..0.975).contains(&rate), "{rate}");
+    }
+
+    #[test]
+    fn ninetieth_percentile_interpolates() {
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert!((Summary::of(&ten).unwrap().p90 - 9.1).abs() < 1e-12);
+        assert_eq!(Summary::of(&[4.0]).unwrap().p90, 4.0);
+    }
+
+    #[test]
+    fn intervals_overlap_or_not() {
+        let low = Summary::of(&[1.0, 1.1, 1.0, 1.2, 1.1, 1.0]).unwrap();
+        let high = Summary::of(&[2.0, 2.1, 2.0, 2.2, 2.1, 2.0]).unwrap();
+        assert!(!low.overlaps(&high));
+        assert!(low.overlaps(&low));
+        assert!(
+            low.overlaps(&Summary::of(&[5.0]).unwrap()),
+            "no interval: cannot tell"
+        );
     }
 }
