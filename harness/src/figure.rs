@@ -1,6 +1,6 @@
 //! Every numeric figure of a result row, declared once: its CSV column, what it measures,
 //! how people read it (unit, scale, decimals) and where it is shown (the summary table,
-//! the plots, the regression gate). Summaries, tables, plots and `compare` are derived from
+//! the plots, the regression gate and how it judges it). Summaries, tables, plots and `compare` are derived from
 //! this list; adding a figure is one entry here plus the code that measures it.
 
 use crate::results::ResultRow;
@@ -18,6 +18,19 @@ pub enum Quantity {
     Count,
 }
 
+/// How `compare` judges a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Not judged.
+    None,
+    /// One value per image: a tolerance.
+    Tolerance,
+    /// Per-launch samples: the median, by its limit and a permutation test.
+    Median,
+    /// The median, and the tail (a minority of slow runs), for cold starts.
+    MedianAndTail,
+}
+
 /// One figure.
 #[derive(Debug)]
 pub struct Figure {
@@ -33,14 +46,12 @@ pub struct Figure {
     pub scale: f64,
     /// Decimals shown in `unit`.
     pub decimals: usize,
-    /// One value per image, repeated in every row (not a per-launch sample).
-    pub per_image: bool,
     /// A column of the summary table.
     pub in_table: bool,
     /// A panel of the comparison plot.
     pub in_plot: bool,
-    /// Judged by `compare`.
-    pub gated: bool,
+    /// How `compare` judges it.
+    pub gate: Gate,
     /// The value in a row, in the column's unit.
     pub value: fn(&ResultRow) -> Option<f64>,
 }
@@ -85,10 +96,9 @@ const fn in_megabytes(
         unit: "MB",
         scale: BYTES_TO_MB,
         decimals: 1,
-        per_image: false,
         in_table: false,
         in_plot: false,
-        gated: false,
+        gate: Gate::None,
         value,
     }
 }
@@ -109,10 +119,9 @@ const fn duration(
         unit,
         scale: if seconds { MS_TO_S } else { 1.0 },
         decimals: if seconds { 3 } else { 1 },
-        per_image: false,
         in_table: false,
         in_plot: false,
-        gated: false,
+        gate: Gate::None,
         value,
     }
 }
@@ -120,10 +129,9 @@ const fn duration(
 /// Apparent bytes of the image on disk.
 pub const IMAGE: Figure = Figure {
     decimals: 2,
-    per_image: true,
     in_table: true,
     in_plot: true,
-    gated: true,
+    gate: Gate::Tolerance,
     ..in_megabytes("image_bytes", "Image size", Quantity::Size, |r| {
         bytes(r.image_bytes)
     })
@@ -132,10 +140,9 @@ pub const IMAGE: Figure = Figure {
 /// The image compressed as one stream ([`crate::image::size::COMPRESSION`]).
 pub const IMAGE_COMPRESSED: Figure = Figure {
     decimals: 2,
-    per_image: true,
     in_table: true,
     in_plot: true,
-    gated: true,
+    gate: Gate::Tolerance,
     ..in_megabytes(
         "image_compressed_bytes",
         "Image compressed",
@@ -148,7 +155,7 @@ pub const IMAGE_COMPRESSED: Figure = Figure {
 pub const TTFR: Figure = Figure {
     in_table: true,
     in_plot: true,
-    gated: true,
+    gate: Gate::MedianAndTail,
     ..duration("ttfr_ms", "First response", "s", |r| r.ttfr_ms)
 };
 
@@ -156,23 +163,17 @@ pub const TTFR: Figure = Figure {
 pub const HOST_MEMORY: Figure = Figure {
     in_table: true,
     in_plot: true,
-    gated: true,
+    gate: Gate::Median,
     ..in_megabytes("host_memory_bytes", "Host memory", Quantity::Memory, |r| {
         bytes(r.host_memory_bytes)
     })
 };
 
 /// RSS of the instance's own processes (containers: its cgroup; VMs: QEMU).
-pub const RSS: Figure = Figure {
-    gated: true,
-    ..in_megabytes("rss_bytes", "RSS", Quantity::Memory, |r| bytes(r.rss_bytes))
-};
+pub const RSS: Figure = in_megabytes("rss_bytes", "RSS", Quantity::Memory, |r| bytes(r.rss_bytes));
 
 /// PSS of the same processes.
-pub const PSS: Figure = Figure {
-    gated: true,
-    ..in_megabytes("pss_bytes", "PSS", Quantity::Memory, |r| bytes(r.pss_bytes))
-};
+pub const PSS: Figure = in_megabytes("pss_bytes", "PSS", Quantity::Memory, |r| bytes(r.pss_bytes));
 
 /// A container's cgroup usage minus inactive file pages.
 pub const CGROUP: Figure = in_megabytes(
@@ -201,7 +202,7 @@ pub const VMM_OVERHEAD: Figure = in_megabytes(
 /// Stop request until the instance has exited.
 pub const STOP: Figure = Figure {
     in_table: true,
-    gated: true,
+    gate: Gate::Median,
     ..duration("stop_ms", "Stop", "s", |r| r.stop_ms)
 };
 

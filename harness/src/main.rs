@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use shrinkwrap::analysis::regression::{self, Rule};
+use shrinkwrap::analysis::regression::{self, Budgets};
 use shrinkwrap::analysis::summarize;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
@@ -83,12 +83,13 @@ enum Command {
         baseline: PathBuf,
         /// The candidate results.csv (or its folder).
         candidate: PathBuf,
-        /// Smallest relative change that counts (0.2 = 20%).
-        #[arg(long, default_value_t = 0.2)]
-        threshold: f64,
-        /// Largest p-value that counts as a real difference.
-        #[arg(long, default_value_t = 0.01)]
-        alpha: f64,
+        /// Limits and budgets (default: scenarios/budgets/SCENARIO.toml when it exists, else
+        /// the built-in defaults).
+        #[arg(long, value_name = "FILE")]
+        budgets: Option<PathBuf>,
+        /// Compare even when hosts, accelerators or runtimes differ; the report says so first.
+        #[arg(long)]
+        allow_mismatch: bool,
         /// Print Markdown instead of a terminal table.
         #[arg(long)]
         markdown: bool,
@@ -196,10 +197,16 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Compare {
             baseline,
             candidate,
-            threshold,
-            alpha,
+            budgets,
+            allow_mismatch,
             markdown,
-        } => compare(&baseline, &candidate, Rule { alpha, threshold }, markdown),
+        } => compare(
+            &baseline,
+            &candidate,
+            budgets.as_deref(),
+            allow_mismatch,
+            markdown,
+        ),
         Command::Build {
             scenario,
             wraps,
@@ -249,7 +256,7 @@ fn plot_title(rows: &[ResultRow]) -> String {
     };
     let runs = rows.iter().map(|r| r.run).max().unwrap_or(0);
     let day = first.timestamp.get(..10).unwrap_or(&first.timestamp);
-    let accels = regression::distinct(rows.iter().filter(|r| r.kind == "qemu"), |r| &r.accel);
+    let accels = results::distinct(rows.iter().filter(|r| r.kind == "qemu"), |r| &r.accel);
     let vms = if accels.is_empty() {
         String::new()
     } else {
@@ -450,39 +457,53 @@ fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(baseline: &Path, candidate: &Path, rule: Rule, markdown: bool) -> Result<ExitCode> {
-    if !(rule.threshold >= 0.0 && rule.alpha > 0.0 && rule.alpha < 1.0) {
-        bail!("--threshold must be 0 or more and --alpha between 0 and 1");
-    }
+fn compare(
+    baseline: &Path,
+    candidate: &Path,
+    budgets: Option<&Path>,
+    allow_mismatch: bool,
+    markdown: bool,
+) -> Result<ExitCode> {
     let base = results::read_results(&results_file(baseline))?;
     let cand = results::read_results(&results_file(candidate))?;
-    let verdicts = regression::compare(&base, &cand, rule);
-    if verdicts.comparisons.is_empty() && verdicts.stopped_serving.is_empty() {
-        bail!("the two results files share no wrap with ok runs");
+    if base.is_empty() {
+        bail!("the baseline {} holds no result rows", baseline.display());
     }
-    let style = if markdown {
-        Style::Markdown
-    } else {
-        Style::Terminal
+    let rules = match budgets {
+        Some(path) => Budgets::load(path)?,
+        None => Budgets::for_scenario(&repository_root(), &base[0].scenario)?,
     };
-    println!("{}", report::comparison_table(&verdicts.comparisons, style));
-    for wrap in &verdicts.stopped_serving {
-        println!("REGRESSION: {wrap} served in the baseline but never in the candidate");
+    let verdicts = regression::compare(&base, &cand, &rules);
+    if !verdicts.mismatches.is_empty() && !allow_mismatch {
+        bail!(
+            "not comparable: {}; measure both on one host and setup, or pass --allow-mismatch \
+             to compare anyway",
+            verdicts.mismatches.join("; ")
+        );
     }
-    for warning in &verdicts.warnings {
-        println!("warning: {warning}");
-    }
-    let regressions = verdicts.regressions();
     println!(
-        "{regressions} regression(s): a change above {:.0}% with p < {}, or a wrap that stopped serving",
-        rule.threshold * 100.0,
-        rule.alpha
+        "{}\n",
+        report::comparison_report(&verdicts, style(markdown))
+    );
+    let regressions = verdicts.regressions().count();
+    println!(
+        "{regressions} regression(s): fewer ok runs (Fisher p < alpha), a median beyond its \
+         limit with p < alpha, a tail of slow runs, a size beyond its tolerance, or a budget \
+         exceeded"
     );
     Ok(if regressions > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn style(markdown: bool) -> Style {
+    if markdown {
+        Style::Markdown
+    } else {
+        Style::Terminal
+    }
 }
 
 fn report(path: &Path, markdown: bool, talk: bool) -> Result<ExitCode> {
@@ -492,16 +513,11 @@ fn report(path: &Path, markdown: bool, talk: bool) -> Result<ExitCode> {
         bail!("{} holds no result rows", file.display());
     }
     let summaries = summarize(&rows);
-    let style = if markdown {
-        Style::Markdown
-    } else {
-        Style::Terminal
-    };
     let layout = if talk {
         TableLayout::Talk
     } else {
         TableLayout::Summary
     };
-    println!("{}", report::document(&summaries, layout, style));
+    println!("{}", report::document(&summaries, layout, style(markdown)));
     Ok(ExitCode::SUCCESS)
 }

@@ -117,42 +117,134 @@ fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
     assert!(table.starts_with("| Wrap"), "{table}");
 }
 
-#[test]
-fn compare_exits_non_zero_on_a_regression_only() {
-    use shrinkwrap::results::{ResultsWriter, read_results};
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/talk-results.csv");
-    // The fixture's rows four times over, so the permutation test has samples to work with.
-    let rows: Vec<_> = (0..4)
-        .flat_map(|_| read_results(&fixture).unwrap())
-        .collect();
-    let save = |name: &str, rows: &[shrinkwrap::results::ResultRow]| {
-        let path = dir.path().join(name);
-        let mut writer = ResultsWriter::create(&path).unwrap();
-        for row in rows {
-            writer.write(row).unwrap();
-        }
-        path.to_string_lossy().into_owned()
-    };
-    let base = save("base.csv", &rows);
-    let same = shrinkwrap(&["compare", &base, &base], &[]);
-    assert!(same.status.success(), "{}", stderr(&same));
+/// The compare command on a real results file of the default scenario (TCG, 2 cores) and
+/// on copies of it with one change planted.
+mod compare {
+    use super::*;
+    use shrinkwrap::results::{ResultRow, ResultsWriter, read_results};
 
-    // The candidate's first responses take twice as long.
-    let slower: Vec<_> = rows
-        .iter()
-        .cloned()
-        .map(|mut row| {
-            row.ttfr_ms = row.ttfr_ms.map(|t| t * 2.0);
-            row
-        })
-        .collect();
-    let slower = save("slower.csv", &slower);
-    let output = shrinkwrap(&["compare", &base, &slower], &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("REGRESSION"), "{stdout}");
-    assert!(stdout.contains("2 regression(s)"), "one per wrap: {stdout}");
+    fn real_run() -> Vec<ResultRow> {
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hello-rust-results.csv");
+        read_results(&fixture).unwrap()
+    }
+
+    /// `compare REAL PLANTED [ARGS]` with `change` applied to the planted copy.
+    fn compare_planted(
+        change: impl Fn(&mut Vec<ResultRow>),
+        args: &[&str],
+    ) -> std::process::Output {
+        let dir = tempfile::tempdir().unwrap();
+        let save = |name: &str, rows: &[ResultRow]| {
+            let path = dir.path().join(name);
+            let mut writer = ResultsWriter::create(&path).unwrap();
+            for row in rows {
+                writer.write(row).unwrap();
+            }
+            path.to_string_lossy().into_owned()
+        };
+        let mut planted = real_run();
+        change(&mut planted);
+        let (base, cand) = (save("base.csv", &real_run()), save("cand.csv", &planted));
+        let mut all = vec!["compare", &base, &cand];
+        all.extend_from_slice(args);
+        shrinkwrap(&all, &[])
+    }
+
+    fn assert_regression(output: &std::process::Output, wrap: &str, check: &str) {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}{}", stderr(output));
+        assert!(stdout.contains("1 regression(s)"), "{stdout}");
+        let line = stdout
+            .lines()
+            .find(|l| l.contains("REGRESSION"))
+            .unwrap_or_default();
+        assert!(line.contains(wrap) && line.contains(check), "{stdout}");
+    }
+
+    #[test]
+    fn a_run_against_itself_passes() {
+        let output = compare_planted(|_| {}, &[]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("0 regression(s)"));
+    }
+
+    #[test]
+    fn nine_of_ten_hermit_runs_failing_fail_the_gate() {
+        let output = compare_planted(
+            |rows| {
+                for row in rows.iter_mut().filter(|r| r.wrap == "hermit").skip(1) {
+                    row.ok = false;
+                    row.error = "probe: no HTTP 200 within 30 s".into();
+                }
+            },
+            &[],
+        );
+        assert_regression(&output, "hermit", "serving");
+    }
+
+    #[test]
+    fn a_missing_wrap_fails_the_gate() {
+        let output = compare_planted(|rows| rows.retain(|r| r.wrap != "appliance"), &[]);
+        assert_regression(&output, "appliance", "serving");
+    }
+
+    #[test]
+    fn a_container_image_15_percent_larger_fails_the_gate() {
+        let output = compare_planted(
+            |rows| {
+                for row in rows.iter_mut().filter(|r| r.wrap == "container") {
+                    row.image_bytes = row.image_bytes.map(|b| b * 115 / 100);
+                }
+            },
+            &[],
+        );
+        assert_regression(&output, "container", "tolerance");
+    }
+
+    #[test]
+    fn three_of_ten_cold_starts_three_times_slower_fail_the_gate() {
+        let output = compare_planted(
+            |rows| {
+                for row in rows.iter_mut().filter(|r| r.wrap == "hermit").take(3) {
+                    row.ttfr_ms = row.ttfr_ms.map(|t| t * 3.0);
+                }
+            },
+            &[],
+        );
+        assert_regression(&output, "hermit", "tail");
+    }
+
+    #[test]
+    fn another_accelerator_is_refused_unless_allowed() {
+        let to_kvm = |rows: &mut Vec<ResultRow>| {
+            for row in rows.iter_mut().filter(|r| r.kind == "qemu") {
+                row.accel = "kvm".into();
+            }
+        };
+        let refused = compare_planted(to_kvm, &[]);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("hermit: measured on different accelerators (tcg vs kvm)")
+                && stderr(&refused).contains("--allow-mismatch"),
+            "{}",
+            stderr(&refused)
+        );
+        let allowed = compare_planted(to_kvm, &["--allow-mismatch"]);
+        assert!(allowed.status.success(), "{}", stderr(&allowed));
+        let stdout = String::from_utf8_lossy(&allowed.stdout);
+        assert!(stdout.starts_with("NOT COMPARABLE: hermit"), "{stdout}");
+    }
+
+    #[test]
+    fn a_broken_budgets_file_is_one_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let budgets = dir.path().join("budgets.toml");
+        std::fs::write(&budgets, "[defaults]\ntime_limt = 0.1\n").unwrap();
+        let output = compare_planted(|_| {}, &["--budgets", budgets.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(stderr(&output).contains("time_limt"), "{}", stderr(&output));
+    }
 }
 
 #[test]

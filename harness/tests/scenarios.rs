@@ -1,7 +1,10 @@
-//! Every scenario shipped in scenarios/ is valid, and every recipe it names exists.
+//! Every scenario shipped in scenarios/ is valid, and every recipe it names exists; every
+//! budgets file parses and belongs to a scenario.
 
 use std::path::{Path, PathBuf};
 
+use shrinkwrap::analysis::regression::Budgets;
+use shrinkwrap::analysis::regression::budget::BUDGETS_DIR;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::repository_root;
 use shrinkwrap::scenario::Scenario;
@@ -9,12 +12,36 @@ use shrinkwrap::scenario::Scenario;
 fn scenario_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() && !path.ends_with("workloads") {
+        if path.is_dir() && !path.ends_with("workloads") && !path.ends_with("budgets") {
             scenario_files(&path, found);
         } else if path.extension().is_some_and(|e| e == "toml") {
             found.push(path);
         }
     }
+}
+
+#[test]
+fn every_budgets_file_parses_and_names_a_shipped_scenario() {
+    let mut scenarios = Vec::new();
+    scenario_files(&repository_root().join("scenarios"), &mut scenarios);
+    let names: Vec<String> = scenarios
+        .iter()
+        .map(|file| Scenario::load(file).unwrap().name)
+        .collect();
+    let dir = repository_root().join(BUDGETS_DIR);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        Budgets::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            names.contains(&stem),
+            "{}: no scenario is named {stem}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "the default scenario has its budgets");
 }
 
 #[test]

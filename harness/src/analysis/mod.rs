@@ -5,10 +5,9 @@ pub mod regression;
 pub mod significance;
 pub mod stats;
 
-use crate::analysis::regression::distinct;
 use crate::analysis::stats::Summary;
 use crate::figure::{self, Figure, Quantity};
-use crate::results::ResultRow;
+use crate::results::{ResultRow, distinct};
 
 /// Every figure of one wrap, summarised over its `ok` runs.
 #[derive(Debug, Clone)]

@@ -7,6 +7,9 @@
 //! distribution is counted, not drawn), so the same data always gets the same p-value and
 //! thousands of comparisons cost milliseconds.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
 /// Largest side for which the rank-sum distribution is counted exactly; larger samples use
 /// the normal approximation, which is close by then.
 const EXACT_MAX: usize = 50;
@@ -59,12 +62,28 @@ fn has_ties(a: &[f64], b: &[f64]) -> bool {
 /// Counts, for sizes `n` and `m` without ties, how many of the `C(n + m, n)` equally likely
 /// orderings give each U (the coefficients of the Gaussian binomial), and sums the tails.
 fn exact_p_value(n: usize, m: usize, u: f64) -> f64 {
-    let counts = u_counts(n, m);
+    let counts = cached_u_counts(n, m);
     let total: f64 = counts.iter().sum();
     let u = u.round() as usize;
     let below: f64 = counts[..=u].iter().sum();
     let above: f64 = counts[u..].iter().sum();
     (2.0 * below.min(above) / total).min(1.0)
+}
+
+/// Counted distributions of U by the two sizes.
+type CountsBySizes = HashMap<(usize, usize), Arc<Vec<f64>>>;
+
+/// [`u_counts`], counted once per pair of sizes: a nightly compares many figures of the
+/// same run counts.
+fn cached_u_counts(n: usize, m: usize) -> Arc<Vec<f64>> {
+    static CACHE: OnceLock<Mutex<CountsBySizes>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(
+        cache
+            .entry((n, m))
+            .or_insert_with(|| Arc::new(u_counts(n, m))),
+    )
 }
 
 /// `counts[u]` = orderings of `n` and `m` values with U = u, by the recurrence

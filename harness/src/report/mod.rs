@@ -8,7 +8,7 @@ pub mod progress;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::analysis::regression::Comparison;
+use crate::analysis::regression::{Check, Finding, Observed, Verdict, Verdicts, relative_change};
 use crate::analysis::stats::Summary;
 use crate::analysis::{Relative, WrapSummary};
 use crate::figure::{self, Figure};
@@ -201,38 +201,75 @@ pub fn talk_table(summaries: &[WrapSummary], style: Style) -> String {
     )
 }
 
-/// The A/B comparison of two runs: one row per wrap and figure, with both means, the change,
-/// the p-value and the verdict.
-pub fn comparison_table(comparisons: &[Comparison], style: Style) -> String {
-    let (mut table, _) = new_table(style);
+/// The A/B comparison: the mismatches first, then one row per wrap and check with both
+/// sides, the change, the p-value where the check has a test, and the verdict with its
+/// reason; then the warnings.
+pub fn comparison_report(verdicts: &Verdicts, style: Style) -> String {
+    let (mut table, separator) = new_table(style);
     table.set_header(vec![
         "Wrap",
         "Figure",
-        "Baseline mean",
-        "Candidate mean",
+        "Check",
+        "Baseline",
+        "Candidate",
         "Change",
         "p",
         "Verdict",
     ]);
-    for c in comparisons {
-        let verdict = if c.regression {
-            "REGRESSION"
-        } else if c.improvement {
-            "improvement"
-        } else {
-            "unchanged"
-        };
-        table.add_row(vec![
-            c.wrap.clone(),
-            c.figure.column.to_string(),
-            format!("{:.3}", c.baseline_mean),
-            format!("{:.3}", c.candidate_mean),
-            format!("{:+.1}%", c.change * 100.0),
-            format!("{:.4}", c.p_value),
-            verdict.to_string(),
-        ]);
+    for finding in &verdicts.findings {
+        table.add_row(finding_row(finding, separator));
     }
-    table.to_string()
+    let bullet = if style == Style::Markdown { "- " } else { "" };
+    let mut blocks: Vec<String> = verdicts
+        .mismatches
+        .iter()
+        .map(|m| format!("{bullet}NOT COMPARABLE: {m}"))
+        .collect();
+    blocks.push(table.to_string());
+    blocks.extend(
+        verdicts
+            .warnings
+            .iter()
+            .map(|w| format!("{bullet}warning: {w}")),
+    );
+    blocks.join("\n\n")
+}
+
+fn finding_row(finding: &Finding, separator: &str) -> Vec<String> {
+    let side = |observed: &Observed| match (observed, finding.figure) {
+        (Observed::Runs { ok, of }, _) => format!("{ok}/{of} ok"),
+        (Observed::Samples(summary), Some(figure)) if finding.check == Check::Tail => {
+            format!("p90 {} {}", figure.format(summary.p90), figure.unit)
+        }
+        (Observed::Samples(summary), Some(figure)) => {
+            format!("{} {}", median_with_range(figure, summary), figure.unit)
+        }
+        _ => "absent".to_string(),
+    };
+    let change = match (&finding.baseline, &finding.candidate, finding.figure) {
+        (Observed::Samples(a), Observed::Samples(b), Some(_)) => {
+            format!("{:+.1}%", relative_change(a.median, b.median) * 100.0)
+        }
+        _ => String::new(),
+    };
+    let verdict = match finding.verdict {
+        Verdict::Regression => "REGRESSION",
+        Verdict::Improvement => "improvement",
+        Verdict::Unchanged => "unchanged",
+    };
+    vec![
+        finding.wrap.clone(),
+        finding.figure.map_or("runs ok", |f| f.title).to_string(),
+        finding.check.to_string(),
+        side(&finding.baseline),
+        side(&finding.candidate),
+        change,
+        finding
+            .p_value
+            .map(|p| format!("{p:.4}"))
+            .unwrap_or_default(),
+        format!("{verdict}{separator}{}", finding.why),
+    ]
 }
 
 /// What `run` prints and keeps in summary.md: the scenario's table, then the notes that

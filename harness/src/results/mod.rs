@@ -179,6 +179,21 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, ResultsError> {
         })
 }
 
+/// The distinct values of a column of `rows`, in order of first appearance.
+pub fn distinct<'a>(
+    rows: impl IntoIterator<Item = &'a ResultRow>,
+    get: impl Fn(&ResultRow) -> &str,
+) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for row in rows {
+        let value = get(row);
+        if !seen.iter().any(|s| s == value) {
+            seen.push(value.to_string());
+        }
+    }
+    seen
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
