@@ -62,9 +62,25 @@ impl Figure {
         value * self.scale
     }
 
-    /// `value` in the unit people read, with the figure's decimals.
+    /// `value` in the unit people read, with the figure's decimals, or more where a value
+    /// under 1 needs them for two significant digits (a 1.1 ms start reads 0.0011 s, not 0.001).
     pub fn format(&self, value: f64) -> String {
-        format!("{:.*}", self.decimals, self.scaled(value))
+        self.format_with(value, self.decimals_for(value))
+    }
+
+    /// `value` in the unit people read, with `decimals`.
+    pub fn format_with(&self, value: f64, decimals: usize) -> String {
+        format!("{:.*}", decimals, self.scaled(value))
+    }
+
+    /// The decimals [`Figure::format`] uses for `value`.
+    pub fn decimals_for(&self, value: f64) -> usize {
+        let scaled = self.scaled(value).abs();
+        if scaled == 0.0 || scaled >= 1.0 || !scaled.is_finite() {
+            return self.decimals;
+        }
+        let leading_zeros = (-scaled.log10()).ceil() as usize;
+        self.decimals.max(leading_zeros + 1)
     }
 
     /// `Title (unit)`, for headers and axes.
@@ -251,6 +267,10 @@ mod tests {
             assert_eq!(by_column(a.column).unwrap().title, a.title);
         }
         assert_eq!(TTFR.format(433.4), "0.433");
+        assert_eq!(TTFR.format(68.2), "0.068");
+        assert_eq!(TTFR.format(1.13), "0.0011");
+        assert_eq!(STOP.format(0.149), "0.00015");
+        assert_eq!(TTFR.format(0.0), "0.000");
         assert_eq!(IMAGE.format(1_312_528.0), "1.31");
         assert_eq!(HOST_MEMORY.heading(), "Host memory (MB)");
     }

@@ -158,10 +158,25 @@ fn observability_hooks(rows: &[&ResultRow]) -> String {
 /// How a wrap's median compares with the baseline's (lower is better for every figure).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Relative {
-    /// `value / baseline`.
+    /// `value / baseline`, of the medians.
     pub ratio: f64,
     /// What is compared.
     pub quantity: Quantity,
+    /// How sure the ratio is.
+    pub certainty: Certainty,
+}
+
+/// How sure a [`Relative`] is, from the two medians' 95% confidence intervals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Certainty {
+    /// Neither side varied (one value per image): the ratio is exact.
+    Exact,
+    /// The intervals are apart: the ratio lies between these two ratios of their ends.
+    Between(f64, f64),
+    /// The intervals overlap: the data cannot tell the two medians apart.
+    Unclear,
+    /// A side has too few runs for an interval.
+    TooFewRuns,
 }
 
 impl Relative {
@@ -171,31 +186,84 @@ impl Relative {
         baseline: Option<&Summary>,
         quantity: Quantity,
     ) -> Option<Relative> {
-        let (value, baseline) = (value?.median, baseline?.median);
-        (baseline > 0.0 && value > 0.0).then(|| Relative {
-            ratio: value / baseline,
+        let (value, baseline) = (value?, baseline?);
+        (baseline.median > 0.0 && value.median > 0.0).then(|| Relative {
+            ratio: value.median / baseline.median,
             quantity,
+            certainty: certainty(value, baseline),
         })
     }
 }
 
+fn certainty(value: &Summary, baseline: &Summary) -> Certainty {
+    let exact = |s: &Summary| s.min == s.max;
+    if exact(value) && exact(baseline) {
+        return Certainty::Exact;
+    }
+    match (value.median_ci, baseline.median_ci) {
+        (Some(_), Some(_)) if value.overlaps(baseline) => Certainty::Unclear,
+        (Some((lo, hi)), Some((base_lo, base_hi))) if base_lo > 0.0 => {
+            Certainty::Between(lo / base_hi, hi / base_lo)
+        }
+        _ => Certainty::TooFewRuns,
+    }
+}
+
+/// How much better or worse `ratio` is, in the wording's unit: a factor (`x`) or, for
+/// smaller sizes and memory, the percentage saved.
+fn magnitude(quantity: Quantity, ratio: f64) -> (f64, &'static str) {
+    match (quantity, ratio < 1.0) {
+        (Quantity::Time, true) => (1.0 / ratio, "x"),
+        (Quantity::Size | Quantity::Memory | Quantity::Count, true) => ((1.0 - ratio) * 100.0, "%"),
+        (_, false) => (ratio, "x"),
+    }
+}
+
+/// `93%`, `2.3x`, `215x`: factors from 10 on without decimals the data cannot carry.
+fn format_magnitude((value, unit): (f64, &str)) -> String {
+    match unit {
+        "%" => format!("{value:.0}%"),
+        _ if value >= 10.0 => format!("{value:.0}x"),
+        _ => format!("{value:.1}x"),
+    }
+}
+
 impl std::fmt::Display for Relative {
-    /// "93% smaller", "2.3x faster", "1.8x larger", "same": smaller values as the
-    /// percentage saved (sizes, memory) or a speed-up factor (times), larger as a factor.
+    /// "93% smaller", "2.3x faster (2.1x–2.5x)", "1.8x larger", "same", "no clear
+    /// difference": smaller values as the percentage saved (sizes, memory) or a speed-up
+    /// factor (times), larger as a factor; the range comes from the medians' 95% intervals.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let r = self.ratio;
-        if (r - 1.0).abs() < 0.005 {
+        if self.certainty == Certainty::Unclear {
+            return write!(f, "no clear difference");
+        }
+        if (r - 1.0).abs() < 0.005 && self.certainty == Certainty::Exact {
             return write!(f, "same");
         }
-        match (self.quantity, r < 1.0) {
-            (Quantity::Time, true) => write!(f, "{:.1}x faster", 1.0 / r),
-            (Quantity::Time, false) => write!(f, "{r:.1}x slower"),
-            (Quantity::Size, true) => write!(f, "{:.0}% smaller", (1.0 - r) * 100.0),
-            (Quantity::Size, false) => write!(f, "{r:.1}x larger"),
-            (Quantity::Memory | Quantity::Count, true) => {
-                write!(f, "{:.0}% less", (1.0 - r) * 100.0)
+        let word = match (self.quantity, r < 1.0) {
+            (Quantity::Time, true) => "faster",
+            (Quantity::Time, false) => "slower",
+            (Quantity::Size, true) => "smaller",
+            (Quantity::Size, false) => "larger",
+            (Quantity::Memory | Quantity::Count, true) => "less",
+            (Quantity::Memory | Quantity::Count, false) => "more",
+        };
+        let main = format_magnitude(magnitude(self.quantity, r));
+        write!(f, "{main} {word}")?;
+        match self.certainty {
+            Certainty::Between(lo, hi) => {
+                let (mut a, mut b) = (magnitude(self.quantity, lo), magnitude(self.quantity, hi));
+                if a.0 > b.0 {
+                    std::mem::swap(&mut a, &mut b);
+                }
+                let (a, b) = (format_magnitude(a), format_magnitude(b));
+                if a != b {
+                    write!(f, " ({a}–{b})")?;
+                }
+                Ok(())
             }
-            (Quantity::Memory | Quantity::Count, false) => write!(f, "{r:.1}x more"),
+            Certainty::TooFewRuns => write!(f, " (under 6 runs: no interval)"),
+            _ => Ok(()),
         }
     }
 }
@@ -241,7 +309,8 @@ mod tests {
 
     #[test]
     fn relative_wording() {
-        let s = |m: f64| Summary::of(&[m]).unwrap();
+        // Ten identical samples: no spread, an exact ratio.
+        let s = |m: f64| Summary::of(&[m; 10]).unwrap();
         let rel = |v: f64, b: f64, q| {
             Relative::of(Some(&s(v)), Some(&s(b)), q)
                 .unwrap()
@@ -255,5 +324,33 @@ mod tests {
         assert_eq!(rel(1.0, 1.001, Quantity::Size), "same");
         assert!(Relative::of(Some(&s(1.0)), Some(&s(0.0)), Quantity::Size).is_none());
         assert!(Relative::of(None, Some(&s(1.0)), Quantity::Size).is_none());
+    }
+
+    #[test]
+    fn relative_differences_carry_their_uncertainty() {
+        let spread = |m: f64| {
+            let samples: Vec<f64> = (0..10).map(|i| m * (0.95 + 0.01 * i as f64)).collect();
+            Summary::of(&samples).unwrap()
+        };
+        let rel = |v: &Summary, b: &Summary| {
+            Relative::of(Some(v), Some(b), Quantity::Time)
+                .unwrap()
+                .to_string()
+        };
+        // Ten samples: the interval is the 2nd to the 9th, 0.96m to 1.03m.
+        assert_eq!(
+            rel(&spread(100.0), &spread(300.0)),
+            "3.0x faster (2.8x–3.2x)"
+        );
+        assert_eq!(
+            rel(&spread(300.0), &spread(100.0)),
+            "3.0x slower (2.8x–3.2x)"
+        );
+        assert_eq!(rel(&spread(102.0), &spread(100.0)), "no clear difference");
+        let few = Summary::of(&[100.0, 120.0]).unwrap();
+        assert_eq!(
+            rel(&few, &spread(300.0)),
+            "2.7x faster (under 6 runs: no interval)"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The summary table: one row per wrap, each figure of the registry's table as its median
-//! with min–max, and for every wrap after the first its difference from the first (the
-//! baseline). Rendered for the terminal and as Markdown for slides and notes.
+//! with its 95% confidence interval, and for every wrap after the first its difference from
+//! the first (the baseline), with the range the intervals allow. Rendered for the terminal and as Markdown for slides and notes.
 
 pub mod doctor;
 pub mod plot;
@@ -24,19 +24,28 @@ pub enum Style {
     Markdown,
 }
 
-/// `median (min–max)` of `figure` in its unit; the median alone when every run agreed.
-pub fn median_with_range(figure: &Figure, summary: &Summary) -> String {
-    let median = figure.format(summary.median);
-    let min = figure.format(summary.min);
-    let max = figure.format(summary.max);
-    if min == max {
-        median
-    } else {
-        format!("{median} ({min}–{max})")
+/// `median [low–high]` of `figure` in its unit, the brackets holding the median's 95%
+/// confidence interval; `median (min–max)` with under 6 samples, too few for an interval;
+/// the median alone when every sample agreed.
+pub fn median_cell(figure: &Figure, summary: &Summary) -> String {
+    let decimals = figure.decimals_for(summary.median);
+    let format = |value| figure.format_with(value, decimals);
+    let median = format(summary.median);
+    if format(summary.min) == format(summary.max) {
+        return median;
+    }
+    match summary.median_ci {
+        Some((lo, hi)) => format!("{median} [{}–{}]", format(lo), format(hi)),
+        None => format!("{median} ({}–{})", format(summary.min), format(summary.max)),
     }
 }
 
-/// A figure's cell: `median (min–max)`, and its difference from `baseline` when given.
+/// What the cells of [`summary_table`] and [`talk_table`] hold, for the note under them.
+pub const CELL_LEGEND: &str = "Cells: median [its 95% confidence interval, from order \
+    statistics] or, under 6 runs, median (min–max); a difference from the first wrap comes \
+    with the range its intervals allow, or \"no clear difference\" when they overlap";
+
+/// A figure's cell: [`median_cell`], and its difference from `baseline` when given.
 fn cell(
     figure: &Figure,
     summary: &WrapSummary,
@@ -46,7 +55,7 @@ fn cell(
     let Some(s) = summary.get(figure) else {
         return "missing".to_string();
     };
-    let mut text = median_with_range(figure, s);
+    let mut text = median_cell(figure, s);
     if let Some(relative) = Relative::of(
         Some(s),
         baseline.and_then(|b| b.get(figure)),
@@ -190,8 +199,8 @@ pub fn talk_table(summaries: &[WrapSummary], style: Style) -> String {
     let runs = summaries.iter().map(|s| s.ok_runs).max().unwrap_or(0);
     format!(
         "{table}\n\n\
-         Measured here: medians (min–max) of up to {runs} cold starts per wrap; differences are \
-         against the first row. Image size: the apparent bytes on disk, then the image \
+         Measured here: medians [95% confidence interval] of up to {runs} cold starts per wrap; \
+         differences are against the first row. Image size: the apparent bytes on disk, then the image \
          compressed as one stream ({COMPRESSION}). Start time: launch request to the first \
          HTTP 200. Memory: PSS of every host process that exists because the instance does, \
          right after the first response (a container: its processes and its containerd shim; \
@@ -242,7 +251,7 @@ fn finding_row(finding: &Finding, separator: &str) -> Vec<String> {
             format!("p90 {} {}", figure.format(summary.p90), figure.unit)
         }
         (Observed::Samples(summary), Some(figure)) => {
-            format!("{} {}", median_with_range(figure, summary), figure.unit)
+            format!("{} {}", median_cell(figure, summary), figure.unit)
         }
         _ => "absent".to_string(),
     };
@@ -375,15 +384,17 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
         .collect();
         notes.push(format!("Stop: {}", how.join("; ")));
     }
+    notes.push(CELL_LEGEND.to_string());
     notes
 }
 
-/// `min–max` of a figure in its unit.
+/// `min–max` of a figure in its unit, with the decimals of its median.
 fn range(figure: &Figure, summary: &Summary) -> String {
+    let decimals = figure.decimals_for(summary.median);
     format!(
         "{}–{}",
-        figure.format(summary.min),
-        figure.format(summary.max)
+        figure.format_with(summary.min, decimals),
+        figure.format_with(summary.max, decimals)
     )
 }
 
@@ -406,9 +417,12 @@ mod tests {
     #[test]
     fn median_and_range_formatting() {
         let s = Summary::of(&[200.0, 100.0, 300.0]).unwrap();
-        assert_eq!(median_with_range(&figure::TTFR, &s), "0.200 (0.100–0.300)");
+        assert_eq!(median_cell(&figure::TTFR, &s), "0.200 (0.100–0.300)");
         let same = Summary::of(&[1_310_000.0, 1_312_000.0]).unwrap();
-        assert_eq!(median_with_range(&figure::IMAGE, &same), "1.31");
+        assert_eq!(median_cell(&figure::IMAGE, &same), "1.31");
+        let ten: Vec<f64> = (1..=10).map(|i| f64::from(i) * 10.0).collect();
+        let ten = Summary::of(&ten).unwrap();
+        assert_eq!(median_cell(&figure::TTFR, &ten), "0.055 [0.020–0.090]");
     }
 
     #[test]
@@ -495,9 +509,7 @@ mod tests {
         bad.ok = false;
         bad.error = "probe: no HTTP 200".into();
         let notes = notes(&summarize(&[sample_row("vm", 1), bad]));
-        assert_eq!(
-            notes,
-            vec!["vm: 1 of 2 runs failed: probe: no HTTP 200".to_string()]
-        );
+        assert_eq!(notes[0], "vm: 1 of 2 runs failed: probe: no HTTP 200");
+        assert_eq!(notes[1], CELL_LEGEND);
     }
 }
