@@ -11,7 +11,7 @@ use shrinkwrap::analysis::summarize;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::report::progress::Progress;
-use shrinkwrap::report::{self, Style};
+use shrinkwrap::report::{self, Style, export};
 use shrinkwrap::repository_root;
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
 use shrinkwrap::runner::{self, RunOptions};
@@ -341,16 +341,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let summaries = summarize(&outcome.rows);
     if !summaries.is_empty() {
-        println!(
-            "{}",
-            report::document(&summaries, scenario.table, Style::Terminal)
-        );
-        let markdown = report::document(&summaries, scenario.table, Style::Markdown);
-        let summary_path = options.out_dir.join("summary.md");
-        std::fs::write(&summary_path, format!("{markdown}\n"))
-            .with_context(|| format!("writing {}", summary_path.display()))?;
-    }
-    if !summaries.is_empty() {
+        print_and_keep_summaries(&scenario, &outcome.rows, &options.out_dir)?;
         draw_plots(
             &outcome.rows,
             &plots.unwrap_or_else(|| default_plots_dir(&options.out_dir)),
@@ -367,6 +358,20 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Prints the scenario's table and notes, and keeps them beside results.csv: summary.md,
+/// and summary.csv and summary.json with every figure's statistics.
+fn print_and_keep_summaries(scenario: &Scenario, rows: &[ResultRow], dir: &Path) -> Result<()> {
+    let summaries = summarize(rows);
+    let document = |style| report::document(&summaries, scenario.table, style);
+    println!("{}", document(Style::Terminal));
+    let summary_path = dir.join("summary.md");
+    std::fs::write(&summary_path, format!("{}\n", document(Style::Markdown)))
+        .with_context(|| format!("writing {}", summary_path.display()))?;
+    let host = rows.first().map_or("", |r| r.host.as_str());
+    export::write_summaries(dir, &export::records(host, &scenario.name, &summaries))?;
+    Ok(())
 }
 
 async fn build(scenario: Option<PathBuf>, wraps: &[String], rebuild: bool) -> Result<ExitCode> {

@@ -109,6 +109,13 @@ fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
     let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and two rows: {csv}");
     assert!(out_dir.join("summary.md").is_file());
+    let summary = std::fs::read_to_string(out_dir.join("summary.csv")).unwrap();
+    let ttfr = summary
+        .lines()
+        .find(|l| l.contains(",ttfr_ms,"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(ttfr.contains(",container,native,2,2,ttfr_ms,2,"), "{ttfr}");
+    assert!(out_dir.join("summary.json").is_file());
     assert!(plots.join("comparison.svg").is_file() && plots.join("comparison.png").is_file());
 
     let report = shrinkwrap(&["report", "--markdown", out_dir.to_str().unwrap()], &[]);

@@ -3,6 +3,7 @@
 //! the first (the baseline), with the range the intervals allow. Rendered for the terminal and as Markdown for slides and notes.
 
 pub mod doctor;
+pub mod export;
 pub mod plot;
 pub mod progress;
 
