@@ -7,7 +7,7 @@ pub mod stats;
 
 use crate::analysis::stats::Summary;
 use crate::figure::{self, Figure, Quantity};
-use crate::results::{ResultRow, distinct};
+use crate::results::{Failure, ResultRow, distinct};
 
 /// Every figure of one wrap, summarised over its `ok` runs.
 #[derive(Debug, Clone)]
@@ -24,8 +24,8 @@ pub struct WrapSummary {
     pub runs: usize,
     /// Rows with `ok`.
     pub ok_runs: usize,
-    /// Distinct failure reasons with how many runs each ended, most frequent first.
-    pub errors: Vec<(String, usize)>,
+    /// The failed runs grouped by their kind, most frequent first.
+    pub failures: Vec<FailureGroup>,
     /// Each figure with samples, in its column's unit.
     pub figures: Vec<(&'static Figure, Summary)>,
     /// Guest RAM, MiB, for VMs.
@@ -76,14 +76,7 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
             Summary::of(&samples).map(|summary| (figure, summary))
         })
         .collect();
-    let mut errors: Vec<(String, usize)> = Vec::new();
-    for row in rows.iter().filter(|r| !r.ok && !r.error.is_empty()) {
-        match errors.iter_mut().find(|(e, _)| *e == row.error) {
-            Some((_, n)) => *n += 1,
-            None => errors.push((row.error.clone(), 1)),
-        }
-    }
-    errors.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    let failures = failure_groups(rows);
     let first = rows[0];
     WrapSummary {
         wrap: first.wrap.clone(),
@@ -92,7 +85,7 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         accel: distinct(rows.iter().copied(), |r| &r.accel).join(", "),
         runs: rows.len(),
         ok_runs: ok.len(),
-        errors,
+        failures,
         figures,
         guest_memory_mb: rows.iter().find_map(|r| r.guest_memory_mb),
         min_guest_memory_mb: rows.iter().find_map(|r| r.min_guest_memory_mb),
@@ -100,6 +93,49 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         security: security_facts(first),
         apm: observability_hooks(rows),
     }
+}
+
+/// Failed runs of one kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureGroup {
+    /// The kind; `None` for rows from before the `failure` column, grouped by their words.
+    pub kind: Option<Failure>,
+    /// Runs that failed so.
+    pub count: usize,
+    /// The first such run's error, without the path of its console log.
+    pub first_error: String,
+}
+
+/// The failed runs grouped by kind (one cause with different log paths is one group), most
+/// frequent first.
+fn failure_groups(rows: &[&ResultRow]) -> Vec<FailureGroup> {
+    let mut groups: Vec<FailureGroup> = Vec::new();
+    for row in rows.iter().filter(|r| !r.ok) {
+        let error = without_log_paths(&row.error);
+        let same = |g: &FailureGroup| match row.failure {
+            Some(kind) => g.kind == Some(kind),
+            None => g.kind.is_none() && g.first_error == error,
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(group) => group.count += 1,
+            None => groups.push(FailureGroup {
+                kind: row.failure,
+                count: 1,
+                first_error: error,
+            }),
+        }
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+    groups
+}
+
+/// An error without its `console log: PATH (...)` part, which differs run by run.
+fn without_log_paths(error: &str) -> String {
+    let parts: Vec<&str> = error
+        .split("; ")
+        .filter(|part| !part.starts_with("console log: "))
+        .collect();
+    parts.join("; ")
 }
 
 /// The image's attack-surface facts in one line, e.g. "9 files (3 executable), no shell,
@@ -287,7 +323,14 @@ mod tests {
         assert_eq!(summaries.len(), 2);
         assert_eq!(summaries[0].wrap, "vm");
         assert_eq!((summaries[0].runs, summaries[0].ok_runs), (2, 1));
-        assert_eq!(summaries[0].errors, vec![("probe: timeout".to_string(), 1)]);
+        assert_eq!(
+            summaries[0].failures,
+            [FailureGroup {
+                kind: None,
+                count: 1,
+                first_error: "probe: timeout".to_string()
+            }]
+        );
         let ttfr = summaries[0].get(&figure::TTFR).unwrap();
         assert_eq!(ttfr.count, 1);
         assert!((ttfr.median - 181.25).abs() < 1e-9);
@@ -304,6 +347,45 @@ mod tests {
         assert_eq!(
             summaries[1].apm,
             "engine API (inspect, logs), cgroup memory files"
+        );
+    }
+
+    #[test]
+    fn failures_group_by_kind_whatever_their_log_paths() {
+        let failed = |run, log: &str| {
+            let mut row = sample_row("vm", run);
+            row.ok = false;
+            row.failure = Some(Failure::Timeout);
+            row.error = format!(
+                "no HTTP 200 within 30 s; console log: logs/vm-{log}.log (last line: \"x\")"
+            );
+            row
+        };
+        let mut exited = sample_row("vm", 4);
+        exited.ok = false;
+        exited.failure = Some(Failure::ExitedEarly);
+        exited.error = "QEMU exited (code 1)".into();
+        let rows = [
+            failed(1, "run1"),
+            exited,
+            failed(2, "run2"),
+            sample_row("vm", 3),
+        ];
+        let groups = &summarize(&rows)[0].failures;
+        assert_eq!(
+            groups,
+            &[
+                FailureGroup {
+                    kind: Some(Failure::Timeout),
+                    count: 2,
+                    first_error: "no HTTP 200 within 30 s".to_string()
+                },
+                FailureGroup {
+                    kind: Some(Failure::ExitedEarly),
+                    count: 1,
+                    first_error: "QEMU exited (code 1)".to_string()
+                },
+            ]
         );
     }
 

@@ -85,6 +85,8 @@ pub enum ProbeError {
         attempts: u32,
         /// What the last attempt saw.
         last: String,
+        /// Some attempt read a status line other than `200`: the far end answered, wrongly.
+        other_status: bool,
     },
     /// The caller gave up (instance exited, or the user interrupted).
     #[error("probe stopped: {0}")]
@@ -135,6 +137,8 @@ struct Schedule {
     /// When the extra attempt for the `listening` news started.
     listening_seen: Option<Instant>,
     last: String,
+    /// Some attempt read a status line other than `200`.
+    other_status: bool,
 }
 
 impl Schedule {
@@ -232,6 +236,7 @@ impl Shared {
                 }
                 if let Err(failure) = &outcome {
                     schedule.answering |= failure.far_end_answered();
+                    schedule.other_status |= matches!(failure, Failure::Status(_));
                     // An attempt the deadline cut short says less than the one before it.
                     let cut_short = budget < self.target.attempt_timeout;
                     if !(cut_short && number > 1) {
@@ -279,6 +284,7 @@ pub fn wait_for_first_response(
             answering: false,
             listening_seen: None,
             last: String::from("no attempt made"),
+            other_status: false,
         }),
         attempt_ended: Condvar::new(),
     });
@@ -307,6 +313,7 @@ pub fn wait_for_first_response(
             timeout: target.ready_timeout,
             attempts: schedule.attempts,
             last: schedule.last.clone(),
+            other_status: schedule.other_status,
         })
     }
 }

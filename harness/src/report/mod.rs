@@ -11,7 +11,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::analysis::regression::{Check, Finding, Observed, Verdict, Verdicts, relative_change};
 use crate::analysis::stats::Summary;
-use crate::analysis::{Relative, WrapSummary};
+use crate::analysis::{FailureGroup, Relative, WrapSummary};
 use crate::figure::{self, Figure};
 use crate::image::size::COMPRESSION;
 use crate::scenario::TableLayout;
@@ -309,16 +309,18 @@ pub fn document(summaries: &[WrapSummary], layout: TableLayout, style: Style) ->
 pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
     let mut notes = Vec::new();
     for s in summaries {
-        for (error, count) in s.errors.iter().take(MAX_ERRORS_SHOWN) {
-            notes.push(format!(
-                "{}: {count} of {} runs failed: {error}",
-                s.wrap, s.runs
-            ));
+        for group in s.failures.iter().take(MAX_FAILURES_SHOWN) {
+            notes.push(failure_note(s, group));
         }
-        let hidden: usize = s.errors.iter().skip(MAX_ERRORS_SHOWN).map(|(_, n)| n).sum();
+        let hidden: usize = s
+            .failures
+            .iter()
+            .skip(MAX_FAILURES_SHOWN)
+            .map(|g| g.count)
+            .sum();
         if hidden > 0 {
             notes.push(format!(
-                "{}: {hidden} more failed runs: see the error column of results.csv",
+                "{}: {hidden} more failed runs: see the failure and error columns of results.csv",
                 s.wrap
             ));
         }
@@ -399,8 +401,21 @@ fn range(figure: &Figure, summary: &Summary) -> String {
     )
 }
 
-/// How many distinct failure reasons are listed per wrap.
-const MAX_ERRORS_SHOWN: usize = 3;
+/// How many kinds of failure are listed per wrap.
+const MAX_FAILURES_SHOWN: usize = 3;
+
+/// "hermit: 2 of 10 runs failed: timeout (the first: no HTTP 200 within 30 s ...)".
+fn failure_note(summary: &WrapSummary, group: &FailureGroup) -> String {
+    let head = format!(
+        "{}: {} of {} runs failed",
+        summary.wrap, group.count, summary.runs
+    );
+    match (group.kind, group.count) {
+        (Some(kind), 1) => format!("{head}: {kind} ({})", group.first_error),
+        (Some(kind), _) => format!("{head}: {kind} (the first: {})", group.first_error),
+        (None, _) => format!("{head}: {}", group.first_error),
+    }
+}
 
 fn distinct_kinds(summaries: &[WrapSummary]) -> Vec<&str> {
     let mut kinds: Vec<&str> = summaries.iter().map(|s| s.kind.as_str()).collect();
@@ -414,6 +429,7 @@ mod tests {
     use super::*;
     use crate::analysis::summarize;
     use crate::results::tests::sample_row;
+    use crate::results::{Failure, ResultRow};
 
     #[test]
     fn median_and_range_formatting() {
@@ -509,8 +525,18 @@ mod tests {
         let mut bad = sample_row("vm", 2);
         bad.ok = false;
         bad.error = "probe: no HTTP 200".into();
-        let notes = notes(&summarize(&[sample_row("vm", 1), bad]));
-        assert_eq!(notes[0], "vm: 1 of 2 runs failed: probe: no HTTP 200");
-        assert_eq!(notes[1], CELL_LEGEND);
+        let notes_of = |rows: &[ResultRow]| notes(&summarize(rows));
+        let untyped = notes_of(&[sample_row("vm", 1), bad.clone()]);
+        assert_eq!(untyped[0], "vm: 1 of 2 runs failed: probe: no HTTP 200");
+        assert_eq!(untyped[1], CELL_LEGEND);
+        bad.failure = Some(Failure::Timeout);
+        let mut again = bad.clone();
+        again.error = "probe: no HTTP 200; console log: logs/vm-run3.console.log".into();
+        let typed = notes_of(&[sample_row("vm", 1), bad, again]);
+        assert_eq!(
+            typed[0],
+            "vm: 2 of 3 runs failed: timeout (the first: probe: no HTTP 200)"
+        );
+        assert_eq!(typed[1], CELL_LEGEND, "one note for one kind");
     }
 }

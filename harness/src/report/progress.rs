@@ -93,7 +93,10 @@ impl Observer for Progress {
 fn describe(m: &Measurement) -> String {
     match (m.ok, m.ttfr) {
         (true, Some(ttfr)) => format!("first response in {:.3} s", ttfr.as_secs_f64()),
-        _ => format!("failed: {}", m.notes.join("; ")),
+        _ => match m.failure {
+            Some(kind) => format!("failed ({kind}): {}", m.notes.join("; ")),
+            None => format!("failed: {}", m.notes.join("; ")),
+        },
     }
 }
 

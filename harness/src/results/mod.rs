@@ -30,6 +30,54 @@ pub enum ResultsError {
     },
 }
 
+/// Why a run failed, as a kind that tables can group by; the words are in `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Failure {
+    /// No `HTTP 200` within the ready timeout, and nothing answered otherwise.
+    Timeout,
+    /// Answers came, but never with status 200, within the ready timeout.
+    BadStatus,
+    /// The instance ended on its own before its first `200`.
+    ExitedEarly,
+    /// The guest or process printed one of its fatal lines (a panic, an allocation failure).
+    GuestFatal,
+    /// The `200` came with another body than the scenario expects.
+    BodyMismatch,
+    /// The instance outlived its stop timeout and was killed.
+    StopKilled,
+    /// The stop request itself failed (no QMP, the engine refused).
+    StopFailed,
+    /// The user interrupted the run.
+    Interrupted,
+    /// The harness's own machinery failed: no free port, the engine or QEMU refused to
+    /// create or start it, an instance could not be removed.
+    Infrastructure,
+}
+
+impl Failure {
+    /// The kind as written in `results.csv`, e.g. `exited-early`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::Timeout => "timeout",
+            Failure::BadStatus => "bad-status",
+            Failure::ExitedEarly => "exited-early",
+            Failure::GuestFatal => "guest-fatal",
+            Failure::BodyMismatch => "body-mismatch",
+            Failure::StopKilled => "stop-killed",
+            Failure::StopFailed => "stop-failed",
+            Failure::Interrupted => "interrupted",
+            Failure::Infrastructure => "infrastructure",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One measured run of one wrap. Figures that could not be measured are `None` (an empty
 /// cell) and the reason is in `error`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +112,9 @@ pub struct ResultRow {
     pub ok: bool,
     /// Why the run failed or which figures are missing; empty when everything was measured.
     pub error: String,
+    /// The kind of failure of a run that is not `ok` (empty in files from before the column).
+    #[serde(default)]
+    pub failure: Option<Failure>,
     /// Image size on disk, apparent bytes (see README for the exact definition per kind).
     pub image_bytes: Option<u64>,
     /// The image compressed as one stream with `crate::image::size::COMPRESSION`, bytes.
@@ -216,6 +267,7 @@ pub(crate) mod tests {
             run,
             ok: true,
             error: String::new(),
+            failure: None,
             image_bytes: Some(1_312_528),
             image_compressed_bytes: Some(600_000),
             ttfr_ms: Some(181.25),

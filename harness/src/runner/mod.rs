@@ -332,6 +332,7 @@ pub fn result_row(
         run,
         ok: m.ok,
         error: row_error(wrap, m),
+        failure: m.failure,
         image_bytes: Some(image.bytes),
         image_compressed_bytes: image.compressed_bytes.as_ref().ok().copied(),
         ttfr_ms: millis(m.ttfr),

@@ -16,7 +16,7 @@ use super::{RunOptions, RunOutcome, measure_all};
 use crate::image::ImageFacts;
 use crate::image::contents::Contents;
 use crate::instrument::probe::StopFlag;
-use crate::results::{RESULTS_FILE, read_results};
+use crate::results::{Failure, RESULTS_FILE, read_results};
 use crate::scenario::{Scenario, WrapSpec};
 use crate::wrap::launch::{Instance, Signals};
 use crate::wrap::{LaunchContext, Measurement, Prepared, Wrap};
@@ -32,6 +32,12 @@ enum Plan {
     ServesFrom(u32),
     /// Raises this flag (the user's Ctrl-C) and never answers.
     Interrupts(StopFlag),
+    /// Listens and answers every request with this status line.
+    Answers(&'static str),
+    /// Serves, but outlives its stop and has to be killed.
+    IgnoresStop,
+    /// Runs on without ever listening.
+    NeverListens,
 }
 
 #[derive(Clone)]
@@ -61,11 +67,14 @@ impl FakeWrap {
         }
     }
 
-    fn serves(&self) -> bool {
+    /// The status line it answers with, when it listens at all.
+    fn status_line(&self) -> Option<&'static str> {
+        const OK: &str = "HTTP/1.1 200 OK";
         match self.plan {
-            Plan::Serves => true,
-            Plan::ServesFrom(least) => self.memory_mb.is_some_and(|mb| mb >= least),
-            Plan::Exits | Plan::Interrupts(_) => false,
+            Plan::Serves | Plan::IgnoresStop => Some(OK),
+            Plan::ServesFrom(least) => self.memory_mb.is_some_and(|mb| mb >= least).then_some(OK),
+            Plan::Answers(line) => Some(line),
+            Plan::Exits | Plan::Interrupts(_) | Plan::NeverListens => None,
         }
     }
 }
@@ -87,11 +96,14 @@ impl Wrap for FakeWrap {
         self.launches.fetch_add(1, Ordering::SeqCst);
         Ok(Box::new(FakeInstance {
             port,
-            serves: self.serves(),
+            status_line: self.status_line(),
             interrupt: match &self.plan {
                 Plan::Interrupts(flag) => Some(flag.clone()),
                 _ => None,
             },
+            ignores_stop: matches!(self.plan, Plan::IgnoresStop),
+            runs_on: self.status_line().is_some()
+                || matches!(self.plan, Plan::Interrupts(_) | Plan::NeverListens),
             server: None,
         }))
     }
@@ -102,8 +114,11 @@ impl Wrap for FakeWrap {
 
 struct FakeInstance {
     port: u16,
-    serves: bool,
+    status_line: Option<&'static str>,
     interrupt: Option<StopFlag>,
+    ignores_stop: bool,
+    /// Does not end on its own.
+    runs_on: bool,
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -113,22 +128,21 @@ impl Instance for FakeInstance {
         if let Some(flag) = &self.interrupt {
             flag.raise();
         }
-        if self.serves {
+        if let Some(status_line) = self.status_line {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
                 .await
                 .map_err(|e| e.to_string())?;
+            let answer = format!("{status_line}\r\nContent-Length: 0\r\n\r\n");
             self.server = Some(tokio::spawn(async move {
                 while let Ok((mut stream, _)) = listener.accept().await {
-                    let _ = stream
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                        .await;
+                    let _ = stream.write_all(answer.as_bytes()).await;
                 }
             }));
         }
         Ok(())
     }
     async fn ended(&mut self) -> String {
-        if self.serves || self.interrupt.is_some() {
+        if self.runs_on {
             std::future::pending::<()>().await;
         }
         "the fake exited".to_string()
@@ -143,7 +157,8 @@ impl Instance for FakeInstance {
         Ok(())
     }
     async fn killed(&mut self) -> Option<String> {
-        None
+        self.ignores_stop
+            .then(|| "outlived its stop timeout: killed".to_string())
     }
     async fn remove(&mut self, _: &mut Measurement) -> Result<(), String> {
         if let Some(server) = self.server.take() {
@@ -184,7 +199,7 @@ fn scenario(names: &[&str]) -> Scenario {
     let mut text = "name = \"fake\"\nworkload = \"fake\"\n".to_string();
     for name in names {
         text.push_str(&format!(
-            "[[wrap]]\nname = \"{name}\"\nkind = \"process\"\nprocess = {{ command = [\"fake\", \"{{port}}\"] }}\n"
+            "[[wrap]]\nname = \"{name}\"\nkind = \"process\"\nready_timeout_s = 1\nprocess = {{ command = [\"fake\", \"{{port}}\"] }}\n"
         ));
     }
     Scenario::parse(&text, std::path::Path::new("fake.toml")).unwrap()
@@ -247,6 +262,37 @@ async fn a_wrap_failing_three_launches_in_a_row_is_given_up_and_the_rest_still_r
     assert_eq!(on_disk, outcome.rows, "every row is on disk");
     let broken = outcome.rows.iter().find(|r| r.wrap == "broken").unwrap();
     assert!(broken.error.contains("the fake exited"), "{}", broken.error);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_failed_run_has_the_kind_of_its_failure() {
+    let plans = [
+        ("fine", Plan::Serves),
+        ("exits", Plan::Exits),
+        ("refuses", Plan::Answers("HTTP/1.1 503 Service Unavailable")),
+        ("killed", Plan::IgnoresStop),
+        ("silent", Plan::NeverListens),
+    ];
+    let (outcome, _, out) = measure(&plans, 0, 1, &StopFlag::default()).await;
+    let kinds: Vec<(&str, Option<Failure>)> = outcome
+        .rows
+        .iter()
+        .map(|r| (r.wrap.as_str(), r.failure))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("fine", None),
+            ("exits", Some(Failure::ExitedEarly)),
+            ("refuses", Some(Failure::BadStatus)),
+            ("killed", Some(Failure::StopKilled)),
+            ("silent", Some(Failure::Timeout)),
+        ]
+    );
+    let on_disk = read_results(&out.path().join(RESULTS_FILE)).unwrap();
+    assert_eq!(on_disk, outcome.rows, "the kind survives the file");
+    let refused = &outcome.rows[2];
+    assert!(refused.error.contains("503"), "{}", refused.error);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use super::{LaunchContext, Measurement, Wrap, probe_target};
 use crate::instrument::console::{ConsoleWatcher, Watch};
 use crate::instrument::probe::{self, FirstResponse, ProbeError, ProbeTarget, StopFlag};
+use crate::results::Failure;
 
 /// What an instance raises while it starts.
 #[derive(Debug, Clone, Default)]
@@ -91,30 +92,27 @@ pub async fn launch_once(wrap: &dyn Wrap, context: &LaunchContext, run_name: &st
     let port = match host_port(wrap.fixed_port()) {
         Ok(port) => port,
         Err(e) => {
-            m.note(e);
+            m.fail(Failure::Infrastructure, e);
             return m;
         }
     };
     let mut instance = match wrap.instance(context, port).await {
         Ok(instance) => instance,
         Err(e) => {
-            m.note(e);
+            m.fail(Failure::Infrastructure, e);
             return m;
         }
     };
     let target = probe_target(wrap.spec(), &context.probe, port);
-    let mut ok = match first_response(instance.as_mut(), &target, context, &mut m).await {
+    match first_response(instance.as_mut(), &target, context, &mut m).await {
         Ok(()) => measure_and_stop(instance.as_mut(), wrap, &target, context, &mut m).await,
-        Err(e) => {
-            m.note(e);
-            false
-        }
-    };
-    if let Err(e) = instance.remove(&mut m).await {
-        m.note(e);
-        ok = false;
+        Err((failure, why)) => m.fail(failure, why),
     }
-    m.ok = ok;
+    if let Err(e) = instance.remove(&mut m).await {
+        m.fail(Failure::Infrastructure, e);
+    }
+    m.ok = m.failure.is_none();
+    let ok = m.ok;
     if let Some(console) = instance.console() {
         let seen = console.finish().await;
         m.first_output = seen.first_output;
@@ -161,9 +159,10 @@ async fn first_response(
     target: &ProbeTarget,
     context: &LaunchContext,
     m: &mut Measurement,
-) -> Result<(), String> {
+) -> Result<(), (Failure, String)> {
     let launched = Instant::now();
-    instance.create(launched, m).await?;
+    let infrastructure = |why| (Failure::Infrastructure, why);
+    instance.create(launched, m).await.map_err(infrastructure)?;
     let signals = Signals::default();
     let mut probe = {
         let (target, signals) = (target.clone(), signals.clone());
@@ -182,7 +181,7 @@ async fn first_response(
     if let Err(e) = instance.start(launched, &signals, m).await {
         signals.give_up.raise();
         let _ = probe.await;
-        return Err(e);
+        return Err(infrastructure(e));
     }
     // A driver that spawns a process records the spawn itself, before its own bookkeeping.
     m.started.get_or_insert(launched.elapsed());
@@ -198,51 +197,78 @@ async fn first_response(
             Ok(())
         }
         Outcome::Probe(Ok(Err(e))) if context.interrupt.is_raised() => {
-            Err(format!("interrupted ({e})"))
+            Err((Failure::Interrupted, format!("interrupted ({e})")))
         }
-        Outcome::Probe(Ok(Err(e))) => Err(instance.explain(e.to_string()).await),
-        Outcome::Probe(Err(e)) => Err(format!("probe thread failed: {e}")),
+        Outcome::Probe(Ok(Err(e))) => {
+            let failure = no_response_failure(instance, &e);
+            Err((failure, instance.explain(e.to_string()).await))
+        }
+        Outcome::Probe(Err(e)) => Err(infrastructure(format!("probe thread failed: {e}"))),
         Outcome::Ended(how) => {
             signals.give_up.raise();
             let _ = probe.await;
-            Err(how)
+            Err((ended_failure(instance), how))
         }
     }
 }
 
-/// After the first response: memory, the body, and the timed stop. Whether all went well.
+/// Whether the instance printed one of its fatal lines.
+fn printed_fatal_line(instance: &mut dyn Instance) -> bool {
+    instance
+        .console()
+        .is_some_and(|console| console.fatal_line().is_some())
+}
+
+/// The kind of a wait for the first `200` that the probe ended.
+fn no_response_failure(instance: &mut dyn Instance, error: &ProbeError) -> Failure {
+    match error {
+        _ if printed_fatal_line(instance) => Failure::GuestFatal,
+        ProbeError::TimedOut {
+            other_status: true, ..
+        } => Failure::BadStatus,
+        ProbeError::TimedOut { .. } => Failure::Timeout,
+        ProbeError::Stopped(_) => Failure::ExitedEarly,
+    }
+}
+
+/// The kind of an instance that ended before its first `200`.
+fn ended_failure(instance: &mut dyn Instance) -> Failure {
+    if printed_fatal_line(instance) {
+        Failure::GuestFatal
+    } else {
+        Failure::ExitedEarly
+    }
+}
+
+/// After the first response: memory, the body, and the timed stop; failures go to `m`.
 async fn measure_and_stop(
     instance: &mut dyn Instance,
     wrap: &dyn Wrap,
     target: &ProbeTarget,
     context: &LaunchContext,
     m: &mut Measurement,
-) -> bool {
+) {
     instance.read_memory(m).await;
-    let mut ok = true;
     if let Some(expected) = &context.probe.expect_body
         && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
     {
-        m.note(e);
-        ok = false;
+        m.fail(Failure::BodyMismatch, e);
     }
     if let Err(e) = instance.before_stop(m).await {
-        m.note(e);
-        return false;
+        m.fail(Failure::StopFailed, e);
+        return;
     }
     let stopping = Instant::now();
     match instance.stop(wrap.spec().timeouts.stop).await {
         Ok(()) => m.stop = Some(stopping.elapsed()),
         Err(e) => {
-            m.note(e);
-            return false;
+            m.fail(Failure::StopFailed, e);
+            return;
         }
     }
     if let Some(why) = instance.killed().await {
-        m.note(why);
-        ok = false;
+        m.fail(Failure::StopKilled, why);
     }
-    ok
 }
 
 /// Copies a failed launch's console log to the results' `logs/` folder; returns its path.

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use crate::image::ImageFacts;
 use crate::image::recipe::{ImageCache, RecipeError};
 use crate::instrument::probe::{ProbeTarget, StopFlag};
+use crate::results::Failure;
 use crate::scenario::{Launch, ProbeSpec, WrapSpec};
 
 /// A wrap that cannot be prepared: the runtime is missing or down, or its image cannot be
@@ -76,6 +77,8 @@ pub struct Measurement {
     pub ok: bool,
     /// Why the run failed, or why a figure is missing.
     pub notes: Vec<String>,
+    /// The first failure of the launch: what made it not `ok`.
+    pub failure: Option<Failure>,
     /// Launch to first `200`.
     pub ttfr: Option<Duration>,
     /// Probe attempts until the first `200`.
@@ -112,6 +115,12 @@ impl Measurement {
     /// Records why something is missing or failed.
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
+    }
+
+    /// Records a failure and why; the first failure is the run's kind.
+    pub fn fail(&mut self, failure: Failure, why: impl Into<String>) {
+        self.failure.get_or_insert(failure);
+        self.note(why);
     }
 }
 
