@@ -83,6 +83,11 @@ impl Figure {
         self.decimals.max(leading_zeros + 1)
     }
 
+    /// One value per image, repeated in every row (a size), rather than one per launch.
+    pub fn per_image(&self) -> bool {
+        self.gate == Gate::Tolerance
+    }
+
     /// `Title (unit)`, for headers and axes.
     pub fn heading(&self) -> String {
         format!("{} ({})", self.title, self.unit)

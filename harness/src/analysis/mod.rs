@@ -7,7 +7,7 @@ pub mod stats;
 
 use crate::analysis::stats::Summary;
 use crate::figure::{self, Figure, Quantity};
-use crate::results::{Failure, ResultRow, distinct};
+use crate::results::{AccelSource, Failure, ResultRow, distinct};
 
 /// Every figure of one wrap, summarised over its `ok` runs.
 #[derive(Debug, Clone)]
@@ -20,13 +20,16 @@ pub struct WrapSummary {
     pub kind: String,
     /// Accelerators seen in the rows (normally one).
     pub accel: String,
+    /// How a VM's accelerator was chosen.
+    pub accel_chosen_by: Option<AccelSource>,
     /// Rows recorded.
     pub runs: usize,
     /// Rows with `ok`.
     pub ok_runs: usize,
     /// The failed runs grouped by their kind, most frequent first.
     pub failures: Vec<FailureGroup>,
-    /// Each figure with samples, in its column's unit.
+    /// Each figure with samples, in its column's unit: per-launch figures over the ok runs,
+    /// per-image figures over every run.
     pub figures: Vec<(&'static Figure, Summary)>,
     /// Guest RAM, MiB, for VMs.
     pub guest_memory_mb: Option<u32>,
@@ -72,7 +75,9 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
     let figures = figure::ALL
         .iter()
         .filter_map(|&figure| {
-            let samples: Vec<f64> = ok.iter().filter_map(|r| (figure.value)(r)).collect();
+            // An image has its size whether or not a launch of it served.
+            let measured = if figure.per_image() { rows } else { &ok };
+            let samples: Vec<f64> = measured.iter().filter_map(|r| (figure.value)(r)).collect();
             Summary::of(&samples).map(|summary| (figure, summary))
         })
         .collect();
@@ -83,6 +88,7 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         label: first.label.clone(),
         kind: first.kind.clone(),
         accel: distinct(rows.iter().copied(), |r| &r.accel).join(", "),
+        accel_chosen_by: first.accel_chosen_by,
         runs: rows.len(),
         ok_runs: ok.len(),
         failures,

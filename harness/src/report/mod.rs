@@ -14,6 +14,7 @@ use crate::analysis::stats::Summary;
 use crate::analysis::{FailureGroup, Relative, WrapSummary};
 use crate::figure::{self, Figure};
 use crate::image::size::COMPRESSION;
+use crate::results::AccelSource;
 use crate::scenario::TableLayout;
 
 /// Output style of a table.
@@ -54,7 +55,12 @@ fn cell(
     separator: &str,
 ) -> String {
     let Some(s) = summary.get(figure) else {
-        return "missing".to_string();
+        let why = if summary.ok_runs == 0 {
+            "no ok run"
+        } else {
+            "missing"
+        };
+        return why.to_string();
     };
     let mut text = median_cell(figure, s);
     if let Some(relative) = Relative::of(
@@ -364,16 +370,7 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
             s.wrap
         ));
     }
-    if summaries
-        .iter()
-        .any(|s| s.kind == "qemu" && s.accel.contains("tcg"))
-    {
-        notes.push(
-            "VMs ran under TCG (software emulation, chosen because KVM was slower or missing): \
-             their times and memory (QEMU's code cache included) are not what a KVM host sees"
-                .to_string(),
-        );
-    }
+    notes.extend(accelerator_notes(summaries));
     let kinds = distinct_kinds(summaries);
     if kinds.len() > 1 {
         let how: Vec<&str> = [
@@ -399,6 +396,48 @@ fn range(figure: &Figure, summary: &Summary) -> String {
         figure.format_with(summary.min, decimals),
         figure.format_with(summary.max, decimals)
     )
+}
+
+/// One note per accelerator and way it was chosen, naming its VM wraps: "hermit, appliance:
+/// VMs under TCG (software emulation), chosen by the accelerator probe ...".
+fn accelerator_notes(summaries: &[WrapSummary]) -> Vec<String> {
+    let vms: Vec<&WrapSummary> = summaries.iter().filter(|s| s.kind == "qemu").collect();
+    let mut groups: Vec<(&str, Option<AccelSource>, Vec<&str>)> = Vec::new();
+    for vm in &vms {
+        let key = (vm.accel.as_str(), vm.accel_chosen_by);
+        match groups.iter_mut().find(|(a, c, _)| (*a, *c) == key) {
+            Some((_, _, wraps)) => wraps.push(&vm.wrap),
+            None => groups.push((key.0, key.1, vec![&vm.wrap])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(accel, chosen_by, wraps)| {
+            let under = match accel {
+                "tcg" => "TCG (software emulation)".to_string(),
+                "kvm" => "KVM".to_string(),
+                other => other.to_string(),
+            };
+            let how = match chosen_by {
+                Some(AccelSource::Probe) if accel == "tcg" => {
+                    "chosen by the accelerator probe, KVM being slower or missing here (its \
+                     evidence is in accel.json)"
+                }
+                Some(AccelSource::Probe) => {
+                    "chosen by the accelerator probe (its evidence is in accel.json)"
+                }
+                Some(AccelSource::Scenario) => "as the scenario sets it",
+                None => "how it was chosen is not recorded",
+            };
+            let caveat = if accel == "tcg" {
+                ": their times and memory (QEMU's code cache included) are not what a KVM \
+                 host sees"
+            } else {
+                ""
+            };
+            format!("{}: VMs under {under}, {how}{caveat}", wraps.join(", "))
+        })
+        .collect()
 }
 
 /// How many kinds of failure are listed per wrap.
@@ -517,6 +556,51 @@ mod tests {
             lines[3].ends_with("| 37                  |"),
             "{}",
             lines[3]
+        );
+    }
+
+    #[test]
+    fn a_wrap_whose_every_launch_failed_still_shows_its_image() {
+        let mut failed = sample_row("vm", 1);
+        failed.ok = false;
+        failed.failure = Some(Failure::ExitedEarly);
+        failed.ttfr_ms = None;
+        let table = summary_table(&summarize(&[failed]), Style::Markdown);
+        let row = table.lines().nth(2).unwrap();
+        assert!(row.contains("| 1.31 "), "the image size: {row}");
+        assert!(row.contains("| no ok run "), "{row}");
+    }
+
+    #[test]
+    fn each_vm_says_how_its_accelerator_was_chosen() {
+        let vm = |wrap: &str, accel: &str, chosen_by| {
+            let mut row = sample_row(wrap, 1);
+            row.kind = "qemu".into();
+            row.accel = accel.into();
+            row.accel_chosen_by = Some(chosen_by);
+            row
+        };
+        let mut forced = vm("firecracker", "kvm", AccelSource::Scenario);
+        forced.ok = false;
+        let rows = [
+            vm("hermit", "tcg", AccelSource::Probe),
+            forced,
+            vm("appliance", "tcg", AccelSource::Probe),
+            sample_row("container", 1),
+        ];
+        let notes = accelerator_notes(&summarize(&rows));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].starts_with(
+                "hermit, appliance: VMs under TCG (software emulation), chosen by the \
+                 accelerator probe, KVM being slower or missing here"
+            ),
+            "{}",
+            notes[0]
+        );
+        assert_eq!(
+            notes[1],
+            "firecracker: VMs under KVM, as the scenario sets it"
         );
     }
 

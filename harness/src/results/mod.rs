@@ -78,6 +78,16 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// How a VM's accelerator was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccelSource {
+    /// By the measured accelerator probe (`accel = "auto"`): its evidence is in accel.json.
+    Probe,
+    /// As the scenario sets it (`accel = "kvm"` or `"tcg"`).
+    Scenario,
+}
+
 /// One measured run of one wrap. Figures that could not be measured are `None` (an empty
 /// cell) and the reason is in `error`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +116,10 @@ pub struct ResultRow {
     pub runtime_version: String,
     /// Accelerator: `kvm` or `tcg` for VMs, `native` for containers.
     pub accel: String,
+    /// How a VM's accelerator was chosen; empty for wraps without a choice (containers,
+    /// processes) and in files from before the column.
+    #[serde(default)]
+    pub accel_chosen_by: Option<AccelSource>,
     /// 1-based index of the measured run (warm-ups are not recorded).
     pub run: u32,
     /// Whether the instance served its first response and was stopped.
@@ -264,6 +278,7 @@ pub(crate) mod tests {
             kind: "container".into(),
             runtime_version: "dockerd 20.10.24 (API 1.41)".into(),
             accel: "native".into(),
+            accel_chosen_by: None,
             run,
             ok: true,
             error: String::new(),

@@ -329,6 +329,7 @@ pub fn result_row(
         kind: spec.kind().to_string(),
         runtime_version: wrap.runtime_version().to_string(),
         accel: wrap.accel().to_string(),
+        accel_chosen_by: wrap.prepared().accel_chosen_by,
         run,
         ok: m.ok,
         error: row_error(wrap, m),

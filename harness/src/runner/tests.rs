@@ -55,6 +55,7 @@ impl FakeWrap {
                 spec: spec.clone(),
                 runtime_version: "fake 1".to_string(),
                 accel: "native".to_string(),
+                accel_chosen_by: None,
                 image: ImageFacts {
                     bytes: 1000,
                     compressed_bytes: Ok(500),

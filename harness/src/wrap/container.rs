@@ -145,6 +145,7 @@ impl ContainerWrap {
                 spec,
                 runtime_version,
                 accel: "native".to_string(),
+                accel_chosen_by: None,
                 image: image_facts,
             },
             container,

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use crate::image::ImageFacts;
 use crate::image::recipe::{ImageCache, RecipeError};
 use crate::instrument::probe::{ProbeTarget, StopFlag};
-use crate::results::Failure;
+use crate::results::{AccelSource, Failure};
 use crate::scenario::{Launch, ProbeSpec, WrapSpec};
 
 /// A wrap that cannot be prepared: the runtime is missing or down, or its image cannot be
@@ -133,6 +133,8 @@ pub struct Prepared {
     pub runtime_version: String,
     /// The accelerator: `kvm` or `tcg` for VMs, `native` for containers and processes.
     pub accel: String,
+    /// How a VM's accelerator was chosen; `None` for wraps without a choice.
+    pub accel_chosen_by: Option<AccelSource>,
     /// The image's size and contents, read when the wrap was prepared.
     pub image: ImageFacts,
 }

@@ -59,6 +59,7 @@ impl ProcessWrap {
                 spec,
                 runtime_version: format!("host process, Linux {host_kernel}"),
                 accel: "native".to_string(),
+                accel_chosen_by: None,
                 image: image_facts,
             },
             program: files[0].clone(),

@@ -17,6 +17,7 @@ use crate::image::ImageFacts;
 use crate::image::contents;
 use crate::instrument::console::ConsoleWatcher;
 use crate::instrument::memory::{process_memory, vmm_split};
+use crate::results::AccelSource;
 use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
 use crate::wrap::accel::{self, Accel, ProbeGuest, Verdict};
 use crate::wrap::qmp::QmpClient;
@@ -166,6 +167,11 @@ impl QemuWrap {
                 spec,
                 runtime_version,
                 accel: accel.name().to_string(),
+                accel_chosen_by: Some(if accel_verdict.is_some() {
+                    AccelSource::Probe
+                } else {
+                    AccelSource::Scenario
+                }),
                 image: image_facts,
             },
             qemu: *qemu,

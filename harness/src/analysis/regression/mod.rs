@@ -303,7 +303,7 @@ impl WrapPair<'_> {
     }
 
     fn figure_findings(&self, figure: &'static Figure) -> Vec<Finding> {
-        let (base, cand) = if figure.gate == Gate::Tolerance {
+        let (base, cand) = if figure.per_image() {
             (
                 values(&self.baseline, figure),
                 values(&self.candidate, figure),
