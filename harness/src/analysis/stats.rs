@@ -62,6 +62,19 @@ impl Summary {
     }
 }
 
+/// The spread of positive samples on a log scale, robustly: 1.4826 times the median absolute
+/// deviation of their logarithms (the standard deviation, for lognormal samples, that one
+/// slow run cannot inflate). `None` with under two samples or any not above zero.
+pub fn log_spread(samples: &[f64]) -> Option<f64> {
+    if samples.len() < 2 || samples.iter().any(|x| *x <= 0.0) {
+        return None;
+    }
+    let logs: Vec<f64> = samples.iter().map(|x| x.ln()).collect();
+    let center = Summary::of(&logs)?.median;
+    let deviations: Vec<f64> = logs.iter().map(|x| (x - center).abs()).collect();
+    Some(1.4826 * Summary::of(&deviations)?.median)
+}
+
 /// The median of samples in ascending order.
 pub fn median_of_sorted(sorted: &[f64]) -> f64 {
     let n = sorted.len();
@@ -215,6 +228,15 @@ mod tests {
         let ten: Vec<f64> = (1..=10).map(f64::from).collect();
         assert!((Summary::of(&ten).unwrap().p90 - 9.1).abs() < 1e-12);
         assert_eq!(Summary::of(&[4.0]).unwrap().p90, 4.0);
+    }
+
+    #[test]
+    fn log_spread_ignores_one_slow_run() {
+        let tight = [100.0, 101.0, 99.0, 100.5, 99.5, 100.0, 400.0];
+        let spread = log_spread(&tight).unwrap();
+        assert!(spread < 0.01, "{spread}");
+        assert_eq!(log_spread(&[5.0]), None);
+        assert_eq!(log_spread(&[0.0, 1.0]), None);
     }
 
     #[test]

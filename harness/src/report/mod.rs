@@ -263,6 +263,9 @@ fn finding_row(finding: &Finding, separator: &str) -> Vec<String> {
         _ => "absent".to_string(),
     };
     let change = match (&finding.baseline, &finding.candidate, finding.figure) {
+        (Observed::Samples(a), Observed::Samples(b), Some(_)) if finding.check == Check::Tail => {
+            format!("{:+.1}%", relative_change(a.p90, b.p90) * 100.0)
+        }
         (Observed::Samples(a), Observed::Samples(b), Some(_)) => {
             format!("{:+.1}%", relative_change(a.median, b.median) * 100.0)
         }

@@ -18,10 +18,15 @@ pub mod budget;
 
 pub use budget::{BudgetError, Budgets, Rule};
 
-use crate::analysis::significance::{fisher_fewer_ok, rank_sum_p_value, smallest_p_value};
-use crate::analysis::stats::Summary;
+use crate::analysis::significance::{
+    fisher_fewer_ok, rank_sum_p_value, resolvable_change, runs_to_resolve, smallest_p_value,
+};
+use crate::analysis::stats::{Summary, log_spread};
 use crate::figure::{self, Figure, Gate, Quantity};
 use crate::results::{ResultRow, distinct};
+
+/// The chance of catching a change at a figure's limit that its run counts should give.
+const POWER: f64 = 0.95;
 
 /// The least runs slower than the whole baseline that make a tail regression: one slow run
 /// is the odd hiccup of a shared machine.
@@ -237,6 +242,51 @@ impl WrapPair<'_> {
         }
         for figure in figure::ALL.iter().copied().filter(|f| f.gate != Gate::None) {
             verdicts.findings.extend(self.figure_findings(figure));
+            verdicts.warnings.extend(self.resolution_warning(figure));
+        }
+    }
+
+    /// Says so when the baseline's spread and the run counts cannot resolve a per-launch
+    /// figure's limit: then a change at the limit is caught less often than 95% of the time.
+    fn resolution_warning(&self, figure: &Figure) -> Option<String> {
+        if figure.per_image() {
+            return None;
+        }
+        let base = samples(&self.baseline, figure);
+        let sigma = log_spread(&base)?;
+        let n_cand = samples(&self.candidate, figure).len();
+        if n_cand < 2 {
+            return None;
+        }
+        // A change under the floor never counts: the limit is at least the floor's share.
+        let median = Summary::of(&base)?.median;
+        let limit = self
+            .budgets
+            .limit(self.wrap, self.accel(), figure)
+            .max(self.floor(figure) / median);
+        let resolvable = resolvable_change(sigma, base.len(), n_cand, self.alpha(), POWER);
+        (resolvable > limit).then(|| {
+            let runs = runs_to_resolve(sigma, limit, self.alpha(), POWER);
+            format!(
+                "{}: {} spreads by {:.0}% from run to run: with {} and {n_cand} runs only \
+                 changes above about {:.0}% are caught {:.0}% of the time, while changes from \
+                 {:.0}% count (about {runs} runs a side would catch those)",
+                self.wrap,
+                figure.title.to_lowercase(),
+                sigma * 100.0,
+                base.len(),
+                resolvable * 100.0,
+                POWER * 100.0,
+                limit * 100.0
+            )
+        })
+    }
+
+    /// The least absolute change of `figure` that can count, in its column's unit.
+    fn floor(&self, figure: &Figure) -> f64 {
+        match figure.quantity {
+            Quantity::Time => self.budgets.defaults.time_floor_ms,
+            _ => 0.0,
         }
     }
 
@@ -318,10 +368,7 @@ impl WrapPair<'_> {
         else {
             return Vec::new(); // the serving check speaks for a wrap without samples
         };
-        let floor = match figure.quantity {
-            Quantity::Time => self.budgets.defaults.time_floor_ms,
-            _ => 0.0,
-        };
+        let floor = self.floor(figure);
         let pair = SamplePair {
             base: &base,
             cand: &cand,
