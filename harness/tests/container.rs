@@ -83,7 +83,11 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
         assert_eq!(row.error, "");
         assert_eq!(row.kind, "container");
         assert_eq!(row.accel, "native");
-        assert_eq!(row.runtime_version, runtime);
+        assert_eq!(
+            row.runtime_version,
+            format!("{runtime}, runc {}", runc_version()),
+            "the engine, and the OCI runtime with its version"
+        );
         assert!(
             tag.iter()
                 .any(|image| image.size as u64 == row.image_bytes.unwrap()),
@@ -130,60 +134,62 @@ async fn measures_a_real_container_and_leaves_nothing_behind() {
 /// The PSS of a containerd shim read straight from /proc, for a container started with the
 /// docker CLI (the same image, idle): an independent reading of what a shim costs.
 fn independent_shim_pss() -> f64 {
-    let docker = |args: &[&str]| {
-        let out = std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let image = docker(&["images", "-q", "shrinkwrap/hello-rust-static"]);
-    let image = image
-        .lines()
-        .next()
-        .expect("the hello-rust image exists")
-        .to_string();
-    let id = docker(&[
-        "run",
-        "-d",
-        "--init",
-        "--network",
-        "host",
+    let id = docker_cli(&idle_container_args(&[]));
+    let pid: u32 = docker_cli(&["inspect", "-f", "{{.State.Pid}}", &id])
+        .parse()
+        .unwrap();
+    let shim = parent_of(pid).unwrap();
+    let cmdline = std::fs::read_to_string(format!("/proc/{shim}/cmdline")).unwrap();
+    let pss = pss_bytes(shim);
+    docker_cli(&["rm", "-f", &id]);
+    assert!(cmdline.contains("containerd-shim"), "{cmdline}");
+    pss
+}
+
+/// runc's own version, from `runc --version`.
+fn runc_version() -> String {
+    let out = std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first = text.lines().next().unwrap_or_default();
+    first.trim_start_matches("runc version ").to_string()
+}
+
+/// Runs the docker CLI; its trimmed output.
+fn docker_cli(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `docker run` arguments for an idle hello-rust container with docker-init, `extra`
+/// options added.
+fn idle_container_args(extra: &[&'static str]) -> Vec<&'static str> {
+    let image = docker_cli(&["images", "-q", "shrinkwrap/hello-rust-static"]);
+    let image = image.lines().next().expect("the hello-rust image exists");
+    let image: &'static str = Box::leak(image.to_string().into_boxed_str());
+    let mut args = vec!["run", "-d", "--init", "--network", "host"];
+    args.extend_from_slice(extra);
+    args.extend([
         "--label",
         "org.shrinkwrap.harness=test",
-        &image,
+        image,
         "/hello-rust",
         "--bind",
         "127.0.0.1",
         "--port",
         "0",
     ]);
-    let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &id]);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let ppid = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
-    let cmdline = std::fs::read_to_string(format!("/proc/{ppid}/cmdline")).unwrap();
-    let rollup = std::fs::read_to_string(format!("/proc/{ppid}/smaps_rollup")).unwrap();
-    docker(&["rm", "-f", &id]);
-    assert!(cmdline.contains("containerd-shim"), "{cmdline}");
-    let kib: f64 = rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib * 1024.0
+    args
 }
 
 /// Launches the hello-rust container once with `settings` (TOML lines of the wrap), and
@@ -290,5 +296,134 @@ async fn a_missing_local_image_is_a_clear_error_before_any_launch() {
     assert!(
         !out.path().join(RESULTS_FILE).exists(),
         "nothing was launched or written"
+    );
+}
+
+const GVISOR: &str = r#"container = { command = ["/hello-rust", "--bind", "127.0.0.1", "--port", "{port}"], runtime = "runsc" }"#;
+
+/// A gVisor instance's host memory is every process that exists because it does: its
+/// shim, gofer, sandbox and the sandbox's stubs, against the same tree read from /proc for
+/// a gVisor container started with the docker CLI.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gvisor_container_counts_its_shim_gofer_and_sandbox() {
+    let (processes, independent) = independent_gvisor_tree_pss();
+    assert!(
+        processes >= 4,
+        "shim, gofer, sandbox and a stub: {processes}"
+    );
+    let row = launch_once_with("gvisor", GVISOR).await;
+    assert!(row.ok, "{}", row.error);
+    assert!(
+        row.runtime_version.contains(", runsc ") && row.runtime_version.ends_with(" ptrace"),
+        "{}",
+        row.runtime_version
+    );
+    let host = row.host_memory_bytes.unwrap() as f64;
+    assert!(
+        host > 0.8 * independent && host < 1.25 * independent,
+        "host memory {host} against the /proc tree's {independent}"
+    );
+}
+
+/// The PSS of an idle gVisor container's whole process tree (its shim and every
+/// descendant), read from /proc: how many processes, and their bytes.
+fn independent_gvisor_tree_pss() -> (usize, f64) {
+    let id = docker_cli(&idle_container_args(&["--runtime", "runsc"]));
+    let pid: u32 = docker_cli(&["inspect", "-f", "{{.State.Pid}}", &id])
+        .parse()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let tree = descendants_and_self(parent_of(pid).unwrap());
+    let pss: f64 = tree.iter().map(|&p| pss_bytes(p)).sum();
+    docker_cli(&["rm", "-f", &id]);
+    (tree.len(), pss)
+}
+
+/// The parent of a process, from /proc; `None` once it is gone.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit_once(')')?.1.to_string();
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `root` and every process below it, from the parent links in /proc.
+fn descendants_and_self(root: u32) -> Vec<u32> {
+    let all: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(|pid| Some((pid, parent_of(pid)?)))
+        .collect();
+    let mut tree = vec![root];
+    let mut next = 0;
+    while next < tree.len() {
+        let parent = tree[next];
+        tree.extend(all.iter().filter(|(_, p)| *p == parent).map(|(pid, _)| pid));
+        next += 1;
+    }
+    tree
+}
+
+/// A process's PSS from its smaps_rollup, bytes.
+fn pss_bytes(pid: u32) -> f64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+    let kib: f64 = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib * 1024.0
+}
+
+/// Whether this host mixes cgroup v1 controllers with a v2 hierarchy, which crun refuses.
+fn hybrid_cgroups() -> bool {
+    Path::new("/sys/fs/cgroup/unified").is_dir() && Path::new("/sys/fs/cgroup/memory").is_dir()
+}
+
+/// A runtime the engine does not know, or one that cannot run containers on this host,
+/// fails while preparing, with one message naming it and the cause, and leaves nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_that_cannot_run_here_fails_before_any_launch() {
+    let out = tempfile::tempdir().unwrap();
+    let with_runtime = |runtime: &str| {
+        scenario(
+            &format!("runtime-{runtime}"),
+            &format!(
+                "{CONTAINER_WRAP}container = {{ command = [\"/hello-rust\", \"--bind\", \"127.0.0.1\", \"--port\", \"{{port}}\"], runtime = \"{runtime}\" }}\n"
+            ),
+        )
+    };
+    let unknown = run(
+        &with_runtime("no-such-runtime"),
+        &run_options("test-runtime", out.path(), 1),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        unknown.contains("OCI runtime 'no-such-runtime' is not registered with dockerd"),
+        "{unknown}"
+    );
+    let crun = run(
+        &with_runtime("crun"),
+        &run_options("test-runtime", out.path(), 1),
+    )
+    .await;
+    if hybrid_cgroups() {
+        let err = crun.unwrap_err().to_string();
+        assert!(
+            err.contains("OCI runtime 'crun' cannot run containers here")
+                && err.contains("cgroups in hybrid mode not supported"),
+            "{err}"
+        );
+        assert!(!out.path().join(RESULTS_FILE).exists(), "nothing launched");
+    } else {
+        let outcome = crun.expect("crun runs on a cgroup v2 host");
+        assert!(outcome.rows.iter().all(|r| r.ok));
+    }
+    assert_eq!(
+        containers_labelled(&format!("{SESSION_LABEL}=runtime-trial")).await,
+        0,
+        "the trial container is removed"
     );
 }

@@ -63,7 +63,7 @@ fn every_shipped_scenario_parses_and_its_recipes_exist() {
 }
 
 #[test]
-fn the_default_scenario_compares_the_native_floor_container_unikernel_and_appliance() {
+fn the_default_scenario_compares_the_native_floor_runc_gvisor_unikernel_and_appliance() {
     let scenario =
         Scenario::load(&repository_root().join(shrinkwrap::scenario::DEFAULT_SCENARIO)).unwrap();
     let kinds: Vec<(&str, &str)> = scenario
@@ -76,9 +76,19 @@ fn the_default_scenario_compares_the_native_floor_container_unikernel_and_applia
         [
             ("native", "process"),
             ("container", "container"),
+            ("gvisor", "container"),
             ("hermit", "qemu"),
             ("appliance", "qemu")
         ]
     );
     assert_eq!(scenario.runs, 10);
+    let runtimes: Vec<&str> = scenario
+        .wraps
+        .iter()
+        .filter_map(|w| match &w.launch {
+            shrinkwrap::scenario::Launch::Container(c) => Some(c.runtime.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(runtimes, ["runc", "runsc"]);
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::image::recipe::ImageCache;
 use crate::instrument::host::HostFacts;
 use crate::wrap::accel;
-use crate::wrap::{container, qemu};
+use crate::wrap::{container, oci_runtime, qemu};
 
 /// One finding.
 #[derive(Debug, Clone)]
@@ -38,13 +38,17 @@ pub async fn examine(cache: &ImageCache, qemu_binary: &str) -> Vec<Finding> {
             host.name, host.kernel, host.cpu
         )),
     );
+    let engine = container::connect().await;
     add(
         "dockerd",
-        container::connect()
-            .await
-            .map(|(_, version)| version)
+        engine
+            .as_ref()
+            .map(|(_, version)| version.clone())
             .map_err(|e| e.to_string()),
     );
+    if let Ok((docker, _)) = &engine {
+        add("oci runtimes", runtimes(docker).await);
+    }
     let qemu_version = qemu::qemu_version(qemu_binary)
         .await
         .map_err(|e| e.to_string());
@@ -66,6 +70,32 @@ pub async fn examine(cache: &ImageCache, qemu_binary: &str) -> Vec<Finding> {
     }
     add("free disk", free_space(&cache.dir));
     findings
+}
+
+/// The OCI runtimes the engine offers, each with its version, the default marked; a problem
+/// when gVisor's runsc, which the default scenario uses, is not among them.
+async fn runtimes(docker: &bollard::Docker) -> Result<String, String> {
+    let (offered, _) = oci_runtime::offered(docker)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut described = Vec::new();
+    for (name, _) in &offered {
+        let runtime = oci_runtime::find(docker, name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let default = if runtime.is_default { " (default)" } else { "" };
+        described.push(format!("{}{default}", runtime.description));
+    }
+    let text = described.join(", ");
+    if offered.iter().any(|(name, _)| name == "runsc") {
+        Ok(format!(
+            "{text}; a wrap's non-default runtime is tried once before it is measured"
+        ))
+    } else {
+        Err(format!(
+            "{text}; runsc (gVisor) is not registered: run scripts/setup"
+        ))
+    }
 }
 
 /// The probe guests of the default scenario's VM wraps (their machine and CPU model), each

@@ -190,6 +190,14 @@ pub struct ContainerSpec {
     /// Environment of the workload.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The OCI runtime the engine runs it under, by the name dockerd registered it with
+    /// (`runc`, `runsc` for gVisor, `crun`, ...).
+    #[serde(default = "default_oci_runtime")]
+    pub runtime: String,
+}
+
+fn default_oci_runtime() -> String {
+    crate::wrap::oci_runtime::DEFAULT_RUNTIME.to_string()
 }
 
 /// How a host process is launched: an argument vector, never through a shell.

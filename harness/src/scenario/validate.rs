@@ -168,6 +168,16 @@ fn container_launch(
     if let Some((span, what)) = needs {
         return Err(check.error(span, format!("wrap '{name}' {what}")));
     }
+    let runtime = &container.runtime;
+    if runtime.is_empty() || runtime.contains(char::is_whitespace) {
+        return Err(check.error(
+            container_span,
+            format!(
+                "wrap '{name}' has container.runtime = {runtime:?}: name a runtime dockerd \
+                 registered (runc, runsc, crun, ...)"
+            ),
+        ));
+    }
     check_command(
         check,
         container_span,

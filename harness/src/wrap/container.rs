@@ -18,17 +18,23 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::launch::{Instance, Signals};
-use super::{LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, run_blocking};
+use super::{
+    LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, oci_runtime,
+    run_blocking,
+};
 use crate::image::ImageFacts;
 use crate::image::contents::{self, Contents};
 use crate::image::size::{self as image_size, CachedFacts, FactsCache};
 use crate::instrument::memory::{self, MemoryCgroup, process_memory};
+use crate::instrument::probe;
 use crate::scenario::{ContainerSpec, Launch, WrapSpec};
 
 /// Label on every container and image the harness makes.
 pub const HARNESS_LABEL: &str = "org.shrinkwrap.harness";
 /// Label naming the session (one `shrinkwrap run`) a container belongs to.
 pub const SESSION_LABEL: &str = "org.shrinkwrap.session";
+/// The session label of the unmeasured container that tries a runtime while preparing.
+const TRIAL_SESSION: &str = "runtime-trial";
 
 /// Exit code of a process killed by SIGKILL (128 + 9): a stop that needed the kill.
 const SIGKILL_EXIT_CODE: i64 = 137;
@@ -96,7 +102,8 @@ impl ContainerWrap {
                 spec.name
             )));
         };
-        let (docker, runtime_version) = connect().await?;
+        let (docker, engine_version) = connect().await?;
+        let runtime = oci_runtime::find(&docker, &container.runtime).await?;
         let image = match (&spec.image, &container.image) {
             (Some(recipe), _) => {
                 let built = run_blocking(|| {
@@ -140,10 +147,10 @@ impl ContainerWrap {
                 .map_err(String::clone),
             contents: saved.map(|saved| saved.extra),
         };
-        Ok(ContainerWrap {
+        let wrap = ContainerWrap {
             prepared: Prepared {
                 spec,
-                runtime_version,
+                runtime_version: format!("{engine_version}, {}", runtime.description),
                 accel: "native".to_string(),
                 accel_chosen_by: None,
                 image: image_facts,
@@ -151,7 +158,43 @@ impl ContainerWrap {
             container,
             docker,
             image,
-        })
+        };
+        if !runtime.is_default {
+            (context.progress)(&format!("trying the OCI runtime {}", runtime.name));
+            wrap.try_runtime().await?;
+        }
+        Ok(wrap)
+    }
+
+    /// Starts one unmeasured instance and removes it: a runtime other than the engine's
+    /// default that cannot run here (crun on hybrid cgroups) fails now, in its own words,
+    /// before any launch. Bounded by the wrap's ready timeout.
+    async fn try_runtime(&self) -> Result<(), WrapError> {
+        let runtime = &self.container.runtime;
+        let port = probe::free_local_port()
+            .map_err(|e| WrapError::Docker(format!("no free port on 127.0.0.1: {e}")))?;
+        let created = self
+            .docker
+            .create_container(None, self.create_body(TRIAL_SESSION, port))
+            .await
+            .map_err(|e| docker_error("create", e))?;
+        let ready = self.prepared.spec.timeouts.ready;
+        let started =
+            tokio::time::timeout(ready, self.docker.start_container(&created.id, None)).await;
+        let removed = remove_container(&self.docker, &created.id).await;
+        let cannot = |why: String| {
+            WrapError::Docker(format!(
+                "OCI runtime '{runtime}' cannot run containers here: {why}; choose another \
+                 runtime for this wrap"
+            ))
+        };
+        match started {
+            Ok(Ok(())) => removed.map_err(WrapError::Docker),
+            Ok(Err(e)) => Err(cannot(engine_message(&e))),
+            Err(_) => Err(cannot(format!(
+                "a container did not start within {ready:?} (the ready timeout)"
+            ))),
+        }
     }
 
     fn labels(&self, session: &str) -> HashMap<String, String> {
@@ -187,6 +230,7 @@ impl ContainerWrap {
             host_config: Some(HostConfig {
                 network_mode: Some("host".into()),
                 init: Some(self.container.init),
+                runtime: Some(self.container.runtime.clone()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -321,14 +365,15 @@ impl ContainerInstance {
             .ok()?;
         info.state.and_then(|s| s.exit_code)
     }
+}
 
-    async fn remove_container(&self, id: &str) -> Result<(), String> {
-        let options = RemoveContainerOptionsBuilder::new().force(true).build();
-        self.docker
-            .remove_container(id, Some(options))
-            .await
-            .map_err(|e| format!("remove: {}", engine_message(&e)))
-    }
+/// Force-removes one container, running or not.
+async fn remove_container(docker: &Docker, id: &str) -> Result<(), String> {
+    let options = RemoveContainerOptionsBuilder::new().force(true).build();
+    docker
+        .remove_container(id, Some(options))
+        .await
+        .map_err(|e| format!("remove: {}", engine_message(&e)))
 }
 
 #[async_trait]
@@ -419,7 +464,7 @@ impl Instance for ContainerInstance {
         let Some(id) = self.id.clone() else {
             return Ok(());
         };
-        self.remove_container(&id)
+        remove_container(&self.docker, &id)
             .await
             .map_err(|e| format!("{e}; remove it with: docker rm -f {id}"))
     }

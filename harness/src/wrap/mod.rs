@@ -6,6 +6,7 @@
 pub mod accel;
 pub mod container;
 pub mod launch;
+pub mod oci_runtime;
 pub mod process;
 pub mod qemu;
 pub mod qmp;
