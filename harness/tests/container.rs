@@ -427,3 +427,53 @@ async fn a_runtime_that_cannot_run_here_fails_before_any_launch() {
         "the trial container is removed"
     );
 }
+
+/// gVisor's kvm platform (`runsc-kvm`, as scripts/setup registers it): on a KVM host it
+/// serves; under nested virtualization its containers never start. Either way the wrap is
+/// bounded by its ready timeout and leaves no container or runtime process behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_that_hangs_is_bounded_and_leaves_nothing_running() {
+    let out = tempfile::tempdir().unwrap();
+    let scenario = scenario(
+        "runsc-kvm",
+        &format!(
+            "{CONTAINER_WRAP}ready_timeout_s = 5\ncontainer = {{ command = [\"/hello-rust\", \"--bind\", \"127.0.0.1\", \"--port\", \"{{port}}\"], runtime = \"runsc-kvm\" }}\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let outcome = run(&scenario, &run_options("test-runsc-kvm", out.path(), 1)).await;
+    let took = started.elapsed();
+    match outcome {
+        Ok(outcome) => assert!(outcome.rows.iter().all(|r| r.ok), "{:?}", outcome.rows),
+        Err(e) => assert!(
+            e.to_string()
+                .contains("OCI runtime 'runsc-kvm' cannot run containers here: a container did not start within 5s"),
+            "{e}"
+        ),
+    }
+    assert!(
+        took.as_secs() < 5 + 30 + 10,
+        "bounded by the ready and removal timeouts: {took:?}"
+    );
+    assert_eq!(
+        containers_labelled(&format!("{SESSION_LABEL}=runtime-trial")).await,
+        0
+    );
+    let runtime_processes = std::process::Command::new("pgrep")
+        .args(["-f", "platform=kvm"])
+        .output()
+        .unwrap();
+    let pids = String::from_utf8_lossy(&runtime_processes.stdout).into_owned();
+    let running: Vec<&str> = pids.lines().filter(|pid| !is_zombie(pid.trim())).collect();
+    assert!(running.is_empty(), "runsc-kvm processes left: {running:?}");
+}
+
+/// Whether a process has exited and only waits to be reaped.
+fn is_zombie(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}

@@ -11,7 +11,7 @@ mod common;
 use common::{run, run_options, temp_dirs_with};
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::repository_root;
-use shrinkwrap::results::ResultRow;
+use shrinkwrap::results::{Failure, ResultRow};
 use shrinkwrap::runner::RunOutcome;
 use shrinkwrap::scenario::Scenario;
 use shrinkwrap::wrap::process::SESSION_ENV;
@@ -145,6 +145,30 @@ async fn a_workload_that_ignores_sigterm_fails_its_stop() {
         "the grace period was waited"
     );
     assert_eq!(processes_of(&session), 0, "the kill left nothing");
+}
+
+/// A 200 with another body than the scenario expects fails the run as a body mismatch,
+/// with both bodies quoted; the first response is still measured.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_body_than_expected_is_a_body_mismatch() {
+    let session = format!("test-body-{}", std::process::id());
+    let text = format!("[probe]\nexpect_body = \"Goodbye\\n\"\n{NATIVE_WRAP}");
+    let outcome = run_in_temp(&scenario("body", &text), &session, 1).await;
+    let row = &outcome.rows[0];
+    assert!(!row.ok);
+    assert_eq!(row.failure, Some(Failure::BodyMismatch), "{}", row.error);
+    assert!(
+        row.error
+            .contains(r#"body check: expected "Goodbye\n", got "Hello World\n""#),
+        "{}",
+        row.error
+    );
+    assert!(row.ttfr_ms.is_some(), "it served its first response");
+    assert_eq!(
+        processes_of(&session),
+        0,
+        "stopped and removed all the same"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

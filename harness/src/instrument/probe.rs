@@ -406,27 +406,57 @@ pub fn is_ok_status_line(line: &str) -> bool {
     version.starts_with("HTTP/1.") && version.len() == 8 && code == "200"
 }
 
-/// Fetches `path` once more with reqwest and compares the body with `expected`. Runs after
-/// the first response, outside every timed span.
-pub async fn check_body(addr: SocketAddr, path: &str, expected: &str) -> Result<(), String> {
-    let failed = |e: reqwest::Error| format!("body check: {}", error_chain(&e));
+/// Attempts of the body check: a guest that just answered may still drop or stall one
+/// connection (seen under TCG with user networking), which says nothing about its body.
+const BODY_ATTEMPTS: u32 = 3;
+/// Longest wait for one attempt's whole response.
+const BODY_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why the body check failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// A response came with another body.
+    #[error("body check: expected {expected:?}, got {got:?}")]
+    Mismatch {
+        /// The scenario's `expect_body`.
+        expected: String,
+        /// What came.
+        got: String,
+    },
+    /// No attempt got a whole response.
+    #[error("body check: no response in {BODY_ATTEMPTS} attempts (last: {0})")]
+    NoResponse(String),
+}
+
+/// Fetches `path` once more with reqwest and compares the body with `expected`, over up to
+/// [`BODY_ATTEMPTS`] fresh connections. Runs after the first response, outside every timed
+/// span.
+pub async fn check_body(addr: SocketAddr, path: &str, expected: &str) -> Result<(), BodyError> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(5))
+        .timeout(BODY_ATTEMPT_TIMEOUT)
         .build()
-        .map_err(failed)?;
-    let response = client
-        .get(format!("http://{addr}{path}"))
-        .send()
-        .await
-        .map_err(failed)?;
-    let body = response.text().await.map_err(failed)?;
-    if body == expected {
-        Ok(())
-    } else {
-        Err(format!("body check: expected {expected:?}, got {body:?}"))
+        .map_err(|e| BodyError::NoResponse(error_chain(&e)))?;
+    let url = format!("http://{addr}{path}");
+    let mut last = String::new();
+    for _ in 0..BODY_ATTEMPTS {
+        let body = match client.get(&url).send().await {
+            Ok(response) => response.text().await,
+            Err(e) => Err(e),
+        };
+        match body {
+            Ok(body) if body == expected => return Ok(()),
+            Ok(got) => {
+                return Err(BodyError::Mismatch {
+                    expected: expected.to_string(),
+                    got,
+                });
+            }
+            Err(e) => last = error_chain(&e),
+        }
     }
+    Err(BodyError::NoResponse(last))
 }
 
 /// An error and its causes on one line.

@@ -34,7 +34,7 @@ pub enum ResultsError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Failure {
-    /// No `HTTP 200` within the ready timeout, and nothing answered otherwise.
+    /// No `HTTP 200` within the ready timeout, or no response to the body check after it.
     Timeout,
     /// Answers came, but never with status 200, within the ready timeout.
     BadStatus,

@@ -16,6 +16,7 @@ use bollard::query_parameters::{
     RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use super::launch::{Instance, Signals};
 use super::{
@@ -181,7 +182,7 @@ impl ContainerWrap {
         let ready = self.prepared.spec.timeouts.ready;
         let started =
             tokio::time::timeout(ready, self.docker.start_container(&created.id, None)).await;
-        let removed = remove_container(&self.docker, &created.id).await;
+        let removed = remove_bounded(&self.docker, &created.id, started.is_err()).await;
         let cannot = |why: String| {
             WrapError::Docker(format!(
                 "OCI runtime '{runtime}' cannot run containers here: {why}; choose another \
@@ -257,6 +258,8 @@ impl Wrap for ContainerWrap {
             body: Some(self.create_body(&context.session, port)),
             docker: self.docker.clone(),
             id: None,
+            ready: self.prepared.spec.timeouts.ready,
+            start_hung: false,
             grace_s: 0,
         }))
     }
@@ -272,6 +275,10 @@ struct ContainerInstance {
     docker: Docker,
     body: Option<ContainerCreateBody>,
     id: Option<String>,
+    /// The wrap's ready timeout, which bounds the start call too.
+    ready: Duration,
+    /// The start call did not return within `ready`: the OCI runtime hangs.
+    start_hung: bool,
     grace_s: i32,
 }
 
@@ -367,6 +374,45 @@ impl ContainerInstance {
     }
 }
 
+/// How long a force-removal may take before the container counts as left behind.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Force-removes a container within [`REMOVE_TIMEOUT`]. After a start that hung in its OCI
+/// runtime, the processes that carry its id (its shim, the runtime's own) are killed first:
+/// the engine cannot stop what the runtime never finished creating.
+async fn remove_bounded(docker: &Docker, id: &str, start_hung: bool) -> Result<(), String> {
+    if start_hung {
+        let killed = kill_processes_naming(id);
+        tracing::debug!(killed, id, "killed the processes of a hung OCI runtime");
+    }
+    tokio::time::timeout(REMOVE_TIMEOUT, remove_container(docker, id))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "remove: the engine did not remove it within {REMOVE_TIMEOUT:?}"
+            ))
+        })
+}
+
+/// Kills every host process whose command line carries `id` (a container's full id appears
+/// in its shim's and its runtime's arguments); returns how many.
+fn kill_processes_naming(id: &str) -> usize {
+    let Ok(mut system) = System::new() else {
+        return 0;
+    };
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always),
+    );
+    system
+        .processes()
+        .values()
+        .filter(|p| p.cmd().iter().any(|arg| arg.to_string_lossy().contains(id)))
+        .filter(|p| p.kill_with(sysinfo::Signal::Kill).unwrap_or(false))
+        .count()
+}
+
 /// Force-removes one container, running or not.
 async fn remove_container(docker: &Docker, id: &str) -> Result<(), String> {
     let options = RemoveContainerOptionsBuilder::new().force(true).build();
@@ -399,10 +445,18 @@ impl Instance for ContainerInstance {
         _signals: &Signals,
         _m: &mut Measurement,
     ) -> Result<(), String> {
-        self.docker
-            .start_container(self.id()?, None)
-            .await
-            .map_err(|e| format!("start: {}", engine_message(&e)))
+        let id = self.id()?.to_string();
+        match tokio::time::timeout(self.ready, self.docker.start_container(&id, None)).await {
+            Ok(started) => started.map_err(|e| format!("start: {}", engine_message(&e))),
+            Err(_) => {
+                self.start_hung = true;
+                Err(format!(
+                    "start: the OCI runtime did not start the container within {:?} (the \
+                     ready timeout)",
+                    self.ready
+                ))
+            }
+        }
     }
 
     async fn ended(&mut self) -> String {
@@ -464,7 +518,7 @@ impl Instance for ContainerInstance {
         let Some(id) = self.id.clone() else {
             return Ok(());
         };
-        remove_container(&self.docker, &id)
+        remove_bounded(&self.docker, &id, self.start_hung)
             .await
             .map_err(|e| format!("{e}; remove it with: docker rm -f {id}"))
     }

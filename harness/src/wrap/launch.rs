@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use super::{LaunchContext, Measurement, Wrap, probe_target};
 use crate::instrument::console::{ConsoleWatcher, Watch};
-use crate::instrument::probe::{self, FirstResponse, ProbeError, ProbeTarget, StopFlag};
+use crate::instrument::probe::{self, BodyError, FirstResponse, ProbeError, ProbeTarget, StopFlag};
 use crate::results::Failure;
 
 /// What an instance raises while it starts.
@@ -252,7 +252,11 @@ async fn measure_and_stop(
     if let Some(expected) = &context.probe.expect_body
         && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
     {
-        m.fail(Failure::BodyMismatch, e);
+        let failure = match e {
+            BodyError::Mismatch { .. } => Failure::BodyMismatch,
+            BodyError::NoResponse(_) => Failure::Timeout,
+        };
+        m.fail(failure, e.to_string());
     }
     if let Err(e) = instance.before_stop(m).await {
         m.fail(Failure::StopFailed, e);
