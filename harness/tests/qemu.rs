@@ -10,8 +10,10 @@ use common::{run, run_options, temp_dirs_with};
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::RESULTS_FILE;
-use shrinkwrap::scenario::Scenario;
+use shrinkwrap::scenario::{Launch, Scenario};
+use shrinkwrap::wrap::qemu::QemuWrap;
 use shrinkwrap::wrap::qmp::QmpClient;
+use shrinkwrap::wrap::{PrepareContext, Wrap};
 
 /// A boot sector that halts forever: a guest that boots and never serves anything.
 fn idle_guest(dir: &Path) -> PathBuf {
@@ -235,4 +237,88 @@ qemu = { kernel = "unikernel.bin", accel = "tcg", guest_port = 8080 }
     );
     assert!(err.starts_with(&expected), "{err}");
     assert!(!out.join(RESULTS_FILE).exists());
+}
+
+/// The default scenario's restored Hermit with one more argument, `-name MARKER`: a machine
+/// of its own, so this test makes and removes its own saved states.
+fn restored_hermit(marker: &str, memory_mb: u32) -> Scenario {
+    let mut scenario =
+        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
+    scenario
+        .select_wraps(&["hermit-restored".to_string()])
+        .unwrap();
+    if let Launch::Qemu(qemu) = &mut scenario.wraps[0].launch {
+        assert!(qemu.restore);
+        qemu.extra_args = vec!["-name".to_string(), marker.to_string()];
+        qemu.memory_mb = memory_mb;
+    }
+    scenario
+}
+
+/// Prepares the scenario's only wrap: its saved state's key, and whether it was made now.
+async fn prepare_restored(scenario: &Scenario) -> (String, bool) {
+    let cache = ImageCache::for_repository(repository_root());
+    let said = std::sync::Mutex::new(Vec::<String>::new());
+    let progress = |line: &str| said.lock().unwrap().push(line.to_string());
+    let context = PrepareContext {
+        cache: &cache,
+        base_dir: &repository_root(),
+        rebuild: false,
+        progress: &progress,
+    };
+    let wrap = QemuWrap::prepare(scenario.wraps[0].clone(), &context)
+        .await
+        .expect("the restored Hermit prepares");
+    let made = said
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("saving a VM state"));
+    (wrap.prepared().restored_from.clone().unwrap(), made)
+}
+
+/// A restoring VM saves its state once, reuses it while nothing that shapes the machine
+/// changed and saves a new one when something did; every launch restores it, its image
+/// counts the state file, and no QEMU process or temp folder is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restored_vm_reuses_its_saved_state_until_the_machine_changes() {
+    let marker = format!("shrinkwrap-test-restore-{}", std::process::id());
+    let scenario = restored_hermit(&marker, 64);
+    let (first, made) = prepare_restored(&scenario).await;
+    assert!(made, "a new machine's state is saved");
+    let (again, made) = prepare_restored(&scenario).await;
+    assert!(!made && again == first, "reused while nothing changed");
+    let (resized, made) = prepare_restored(&restored_hermit(&marker, 72)).await;
+    assert!(
+        made && resized != first,
+        "more guest RAM is another machine"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-restore-{}", std::process::id());
+    let outcome = run(&scenario, &run_options(&session, out.path(), 2))
+        .await
+        .expect("the restored runs complete");
+    let states = ImageCache::for_repository(repository_root())
+        .dir
+        .join("vm-states");
+    let state_bytes = std::fs::metadata(states.join(format!("{first}.state")))
+        .unwrap()
+        .len();
+    for row in &outcome.rows {
+        assert!(row.ok, "run {} failed: {}", row.run, row.error);
+        assert_eq!(row.restored_from.as_deref(), Some(first.as_str()));
+        let image = row.image_bytes.unwrap();
+        assert!(
+            image > state_bytes && image < state_bytes + 3_000_000,
+            "the image counts the {state_bytes}-byte state and a kernel of about 1 MB: {image}"
+        );
+        assert!(row.ttfr_ms.is_some() && row.host_memory_bytes.is_some());
+    }
+    for id in [&first, &resized] {
+        std::fs::remove_file(states.join(format!("{id}.state"))).unwrap();
+    }
+    assert_eq!(qemu_processes_with(&marker), 0, "no QEMU left running");
+    assert_eq!(temp_dirs_with("shrinkwrap-snapshot-"), 0);
+    assert_eq!(temp_dirs_with(&format!("shrinkwrap-{session}-")), 0);
 }

@@ -63,7 +63,8 @@ fn every_shipped_scenario_parses_and_its_recipes_exist() {
 }
 
 #[test]
-fn the_default_scenario_compares_the_native_floor_runc_gvisor_unikernel_and_appliance() {
+fn the_default_scenario_compares_the_native_floor_runc_gvisor_unikernel_booted_and_restored_and_appliance()
+ {
     let scenario =
         Scenario::load(&repository_root().join(shrinkwrap::scenario::DEFAULT_SCENARIO)).unwrap();
     let kinds: Vec<(&str, &str)> = scenario
@@ -78,6 +79,7 @@ fn the_default_scenario_compares_the_native_floor_runc_gvisor_unikernel_and_appl
             ("container", "container"),
             ("gvisor", "container"),
             ("hermit", "qemu"),
+            ("hermit-restored", "qemu"),
             ("appliance", "qemu")
         ]
     );

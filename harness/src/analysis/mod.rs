@@ -35,6 +35,8 @@ pub struct WrapSummary {
     pub guest_memory_mb: Option<u32>,
     /// Smallest guest RAM that still served, MiB, when searched for.
     pub min_guest_memory_mb: Option<u32>,
+    /// The saved VM state every launch restored (its key), for a VM that restores.
+    pub restored_from: Option<String>,
     /// The kernel that comes with the image.
     pub kernel: String,
     /// What the image holds, in one line (attack-surface facts).
@@ -95,6 +97,7 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         figures,
         guest_memory_mb: rows.iter().find_map(|r| r.guest_memory_mb),
         min_guest_memory_mb: rows.iter().find_map(|r| r.min_guest_memory_mb),
+        restored_from: first.restored_from.clone(),
         kernel: first.image_kernel.clone(),
         security: security_facts(first),
         apm: observability_hooks(rows),

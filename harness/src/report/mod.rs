@@ -363,6 +363,16 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
             ));
         }
     }
+    for s in summaries {
+        if let Some(state) = &s.restored_from {
+            notes.push(format!(
+                "{}: every launch restores the VM state {state}, saved once after a first \
+                 response and cached, instead of booting; its image size includes the state \
+                 file, which is specific to this QEMU version, accelerator and machine",
+                s.wrap
+            ));
+        }
+    }
     for s in summaries
         .iter()
         .filter(|s| s.kind == "qemu" && s.kernel.starts_with("Linux"))

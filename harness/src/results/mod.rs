@@ -120,6 +120,10 @@ pub struct ResultRow {
     /// processes) and in files from before the column.
     #[serde(default)]
     pub accel_chosen_by: Option<AccelSource>,
+    /// The saved VM state the run restored instead of booting (its key), for VMs that
+    /// restore; empty otherwise.
+    #[serde(default)]
+    pub restored_from: Option<String>,
     /// 1-based index of the measured run (warm-ups are not recorded).
     pub run: u32,
     /// Whether the instance served its first response and was stopped.
@@ -279,6 +283,7 @@ pub(crate) mod tests {
             runtime_version: "dockerd 20.10.24 (API 1.41)".into(),
             accel: "native".into(),
             accel_chosen_by: None,
+            restored_from: None,
             run,
             ok: true,
             error: String::new(),

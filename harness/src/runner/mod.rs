@@ -330,6 +330,7 @@ pub fn result_row(
         runtime_version: wrap.runtime_version().to_string(),
         accel: wrap.accel().to_string(),
         accel_chosen_by: wrap.prepared().accel_chosen_by,
+        restored_from: wrap.prepared().restored_from.clone(),
         run,
         ok: m.ok,
         error: row_error(wrap, m),

@@ -56,6 +56,7 @@ impl FakeWrap {
                 runtime_version: "fake 1".to_string(),
                 accel: "native".to_string(),
                 accel_chosen_by: None,
+                restored_from: None,
                 image: ImageFacts {
                     bytes: 1000,
                     compressed_bytes: Ok(500),

@@ -291,6 +291,11 @@ pub struct QemuSpec {
     /// More QEMU arguments, appended as given.
     #[serde(default)]
     pub extra_args: Vec<String>,
+    /// Measure every cold start as a restore of a VM state saved once after the first
+    /// response (made while preparing, cached by everything that shapes it) instead of a
+    /// boot.
+    #[serde(default)]
+    pub restore: bool,
 }
 
 fn default_qemu_binary() -> String {

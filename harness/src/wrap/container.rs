@@ -154,6 +154,7 @@ impl ContainerWrap {
                 runtime_version: format!("{engine_version}, {}", runtime.description),
                 accel: "native".to_string(),
                 accel_chosen_by: None,
+                restored_from: None,
                 image: image_facts,
             },
             container,

@@ -10,6 +10,7 @@ pub mod oci_runtime;
 pub mod process;
 pub mod qemu;
 pub mod qmp;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -136,6 +137,8 @@ pub struct Prepared {
     pub accel: String,
     /// How a VM's accelerator was chosen; `None` for wraps without a choice.
     pub accel_chosen_by: Option<AccelSource>,
+    /// The saved VM state every launch restores (its key), for a VM that restores.
+    pub restored_from: Option<String>,
     /// The image's size and contents, read when the wrap was prepared.
     pub image: ImageFacts,
 }

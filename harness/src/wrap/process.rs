@@ -60,6 +60,7 @@ impl ProcessWrap {
                 runtime_version: format!("host process, Linux {host_kernel}"),
                 accel: "native".to_string(),
                 accel_chosen_by: None,
+                restored_from: None,
                 image: image_facts,
             },
             program: files[0].clone(),

@@ -14,13 +14,14 @@ use super::{
     exit_or_kill, files_dir, run_blocking,
 };
 use crate::image::ImageFacts;
-use crate::image::contents;
+use crate::image::contents::{self, Contents};
 use crate::instrument::console::ConsoleWatcher;
 use crate::instrument::memory::{process_memory, vmm_split};
 use crate::results::AccelSource;
 use crate::scenario::{AccelChoice, Launch, QemuSpec, WrapSpec};
 use crate::wrap::accel::{self, Accel, ProbeGuest, Verdict};
 use crate::wrap::qmp::QmpClient;
+use crate::wrap::snapshot::{self, Machine, SavedState};
 
 /// How long QEMU gets to create its QMP socket and greet.
 const QMP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,8 @@ pub struct QemuWrap {
     initrd: Option<PathBuf>,
     disks: Vec<PathBuf>,
     accel_verdict: Option<Verdict>,
+    /// The saved state every launch restores, for `restore = true`.
+    restore_from: Option<SavedState>,
 }
 
 /// `QEMU 7.2.22 (Debian ...)` from `qemu-system-x86_64 --version`.
@@ -156,13 +159,14 @@ impl QemuWrap {
             }
             None => Err("a disk image's files are not listed: set qemu.contents".to_string()),
         };
-        let image_facts =
-            run_blocking(|| ImageFacts::of_files(&boot_files, &context.cache.dir, contents))
-                .map_err(|e| WrapError::Qemu(format!("reading the boot files: {e}")))?;
+        let image_facts = run_blocking(|| {
+            ImageFacts::of_files(&boot_files, &context.cache.dir, contents.clone())
+        })
+        .map_err(|e| WrapError::Qemu(format!("reading the boot files: {e}")))?;
         (context.progress)("choosing the accelerator");
         let (accel, accel_verdict) =
             choose_accel(&qemu, &runtime_version, &context.cache.dir).await?;
-        Ok(QemuWrap {
+        let mut wrap = QemuWrap {
             prepared: Prepared {
                 spec,
                 runtime_version,
@@ -172,6 +176,7 @@ impl QemuWrap {
                 } else {
                     AccelSource::Scenario
                 }),
+                restored_from: None,
                 image: image_facts,
             },
             qemu: *qemu,
@@ -179,7 +184,44 @@ impl QemuWrap {
             initrd,
             disks,
             accel_verdict,
-        })
+            restore_from: None,
+        };
+        if wrap.qemu.restore {
+            wrap.save_state_to_restore(contents, context).await?;
+        }
+        Ok(wrap)
+    }
+
+    /// Finds or makes the saved state every launch restores; the image then includes it.
+    async fn save_state_to_restore(
+        &mut self,
+        contents: Result<Contents, String>,
+        context: &PrepareContext<'_>,
+    ) -> Result<(), WrapError> {
+        let boot_files: Vec<PathBuf> = self
+            .kernel
+            .iter()
+            .chain(&self.initrd)
+            .chain(&self.disks)
+            .cloned()
+            .collect();
+        let mut files: Vec<&Path> = boot_files.iter().map(PathBuf::as_path).collect();
+        let arguments = |socket: &Path, port: u16| self.arguments(socket, port);
+        let machine = Machine {
+            binary: &self.qemu.binary,
+            version: &self.prepared.runtime_version,
+            arguments: &arguments,
+            boot_files: &files,
+            spec: &self.prepared.spec,
+        };
+        let state = snapshot::ensure(&machine, &context.cache.dir, context.progress).await?;
+        files.push(&state.path);
+        self.prepared.image =
+            run_blocking(|| ImageFacts::of_files(&files, &context.cache.dir, contents))
+                .map_err(|e| WrapError::Qemu(format!("reading the saved state: {e}")))?;
+        self.prepared.restored_from = Some(state.id.clone());
+        self.restore_from = Some(state);
+        Ok(())
     }
 
     /// QEMU's arguments for one instance.
@@ -243,6 +285,9 @@ impl QemuWrap {
             },
         ]);
         args.extend(q.extra_args.iter().cloned());
+        if let Some(state) = &self.restore_from {
+            args.extend(snapshot::incoming(state));
+        }
         args
     }
 }
@@ -274,7 +319,11 @@ impl Wrap for QemuWrap {
         Some(self.qemu.memory_mb)
     }
 
+    /// `None` for a wrap that restores: its saved state fixes the guest RAM.
     fn with_guest_memory(&self, memory_mb: u32, ready_timeout: Duration) -> Option<Box<dyn Wrap>> {
+        if self.restore_from.is_some() {
+            return None;
+        }
         let mut resized = self.clone();
         resized.qemu.memory_mb = memory_mb;
         resized.prepared.spec.timeouts.ready = ready_timeout;
@@ -378,8 +427,9 @@ impl QemuInstance {
 
 #[async_trait]
 impl Instance for QemuInstance {
+    /// A restored guest listens already: it prints no ready line.
     fn announces_listening(&self) -> bool {
-        self.wrap.qemu.ready_line.is_some()
+        self.wrap.qemu.ready_line.is_some() && self.wrap.restore_from.is_none()
     }
 
     async fn start(

@@ -1,5 +1,5 @@
 //! A small QMP client on the qapi crate: connect to QEMU's socket as soon as it exists,
-//! complete the handshake, ask the run state, and quit.
+//! complete the handshake, ask the run state, save the VM's state, and quit.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,6 +10,8 @@ use tokio::net::UnixStream;
 
 /// Pause between attempts to connect while QEMU has not created the socket yet.
 const RETRY: Duration = Duration::from_millis(1);
+/// Pause between questions about a state save in progress.
+const SAVE_POLL: Duration = Duration::from_millis(10);
 
 /// A QMP session that went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,44 @@ impl QmpClient {
             })?;
         // The generated enum's variants carry QEMU's own names (`running`, `paused`, ...).
         Ok((status.running, format!("{:?}", status.status)))
+    }
+
+    /// Saves the whole VM state (devices and RAM) through a migration to `uri` (e.g.
+    /// `exec:cat > FILE`) while the guest runs, and waits until it completed. A guest that
+    /// was running when saved runs again when restored.
+    pub async fn save_state(&self, uri: &str, timeout: Duration) -> Result<(), QmpError> {
+        let failed = |command, reason: String| QmpError::Command { command, reason };
+        self.service
+            .execute(qapi::qmp::migrate {
+                uri: Some(uri.to_string()),
+                channels: None,
+                detach: None,
+                resume: None,
+            })
+            .await
+            .map_err(|e| failed("migrate", e.to_string()))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let info = self
+                .service
+                .execute(qapi::qmp::query_migrate {})
+                .await
+                .map_err(|e| failed("query-migrate", e.to_string()))?;
+            match info.status {
+                Some(qapi::qmp::MigrationStatus::completed) => return Ok(()),
+                Some(
+                    status @ (qapi::qmp::MigrationStatus::failed
+                    | qapi::qmp::MigrationStatus::cancelled),
+                ) => {
+                    let why = info.error_desc.unwrap_or_default();
+                    return Err(failed("migrate", format!("{status:?}: {why}")));
+                }
+                _ if Instant::now() >= deadline => {
+                    return Err(failed("migrate", format!("not done within {timeout:?}")));
+                }
+                _ => tokio::time::sleep(SAVE_POLL).await,
+            }
+        }
     }
 
     /// Asks QEMU to quit. QEMU may close the socket before it answers; whether it exited is
