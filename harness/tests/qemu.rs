@@ -10,7 +10,7 @@ use common::{run, run_options, temp_dirs_with};
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::RESULTS_FILE;
-use shrinkwrap::scenario::{Launch, Scenario};
+use shrinkwrap::scenario::{Launch, RestoreRam, Scenario};
 use shrinkwrap::wrap::qemu::QemuWrap;
 use shrinkwrap::wrap::qmp::QmpClient;
 use shrinkwrap::wrap::{PrepareContext, Wrap};
@@ -241,7 +241,7 @@ qemu = { kernel = "unikernel.bin", accel = "tcg", guest_port = 8080 }
 
 /// The default scenario's restored Hermit with one more argument, `-name MARKER`: a machine
 /// of its own, so this test makes and removes its own saved states.
-fn restored_hermit(marker: &str, memory_mb: u32) -> Scenario {
+fn restored_hermit(marker: &str, memory_mb: u32, ram: RestoreRam) -> Scenario {
     let mut scenario =
         Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
     scenario
@@ -251,6 +251,7 @@ fn restored_hermit(marker: &str, memory_mb: u32) -> Scenario {
         assert!(qemu.restore);
         qemu.extra_args = vec!["-name".to_string(), marker.to_string()];
         qemu.memory_mb = memory_mb;
+        qemu.restore_ram = ram;
     }
     scenario
 }
@@ -283,15 +284,21 @@ async fn prepare_restored(scenario: &Scenario) -> (String, bool) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restored_vm_reuses_its_saved_state_until_the_machine_changes() {
     let marker = format!("shrinkwrap-test-restore-{}", std::process::id());
-    let scenario = restored_hermit(&marker, 64);
+    let scenario = restored_hermit(&marker, 64, RestoreRam::Mapped);
     let (first, made) = prepare_restored(&scenario).await;
     assert!(made, "a new machine's state is saved");
     let (again, made) = prepare_restored(&scenario).await;
     assert!(!made && again == first, "reused while nothing changed");
-    let (resized, made) = prepare_restored(&restored_hermit(&marker, 72)).await;
+    let (resized, made) = prepare_restored(&restored_hermit(&marker, 72, RestoreRam::Mapped)).await;
     assert!(
         made && resized != first,
         "more guest RAM is another machine"
+    );
+    let copied = restored_hermit(&marker, 64, RestoreRam::Copied);
+    let (in_stream, made) = prepare_restored(&copied).await;
+    assert!(
+        made && in_stream != first,
+        "RAM in the stream is another state"
     );
 
     let out = tempfile::tempdir().unwrap();
@@ -302,21 +309,38 @@ async fn a_restored_vm_reuses_its_saved_state_until_the_machine_changes() {
     let states = ImageCache::for_repository(repository_root())
         .dir
         .join("vm-states");
-    let state_bytes = std::fs::metadata(states.join(format!("{first}.state")))
-        .unwrap()
-        .len();
-    for row in &outcome.rows {
+    let bytes = |file: String| std::fs::metadata(states.join(file)).map_or(0, |m| m.len());
+    let saved = bytes(format!("{first}.state")) + bytes(format!("{first}.ram"));
+    assert!(
+        bytes(format!("{first}.ram")) == 64 << 20,
+        "the mapped RAM file holds the 64 MiB guest"
+    );
+    let copied_outcome = run(
+        &copied,
+        &run_options(&session, out.path().join("copied").as_path(), 1),
+    )
+    .await
+    .expect("the copied restore completes");
+    for row in outcome.rows.iter().chain(&copied_outcome.rows) {
         assert!(row.ok, "run {} failed: {}", row.run, row.error);
-        assert_eq!(row.restored_from.as_deref(), Some(first.as_str()));
-        let image = row.image_bytes.unwrap();
-        assert!(
-            image > state_bytes && image < state_bytes + 3_000_000,
-            "the image counts the {state_bytes}-byte state and a kernel of about 1 MB: {image}"
-        );
         assert!(row.ttfr_ms.is_some() && row.host_memory_bytes.is_some());
     }
-    for id in [&first, &resized] {
-        std::fs::remove_file(states.join(format!("{id}.state"))).unwrap();
+    for row in &outcome.rows {
+        assert_eq!(row.restored_from.as_deref(), Some(first.as_str()));
+        let kernel = row.image_bytes.unwrap() - saved;
+        assert!(
+            kernel > 100_000 && kernel < 3_000_000,
+            "the image counts the {saved} saved bytes and a kernel of about 1 MB: {kernel}"
+        );
+    }
+    assert_eq!(
+        copied_outcome.rows[0].restored_from.as_deref(),
+        Some(in_stream.as_str())
+    );
+    for id in [&first, &resized, &in_stream] {
+        for file in [format!("{id}.state"), format!("{id}.ram")] {
+            let _ = std::fs::remove_file(states.join(file));
+        }
     }
     assert_eq!(qemu_processes_with(&marker), 0, "no QEMU left running");
     assert_eq!(temp_dirs_with("shrinkwrap-snapshot-"), 0);

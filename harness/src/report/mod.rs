@@ -367,8 +367,9 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
         if let Some(state) = &s.restored_from {
             notes.push(format!(
                 "{}: every launch restores the VM state {state}, saved once after a first \
-                 response and cached, instead of booting; its image size includes the state \
-                 file, which is specific to this QEMU version, accelerator and machine",
+                 response and cached, instead of booting; its image size includes the saved \
+                 files (device state, and guest RAM in the stream or in a file of its own), \
+                 which are specific to this QEMU version, accelerator and machine",
                 s.wrap
             ));
         }

@@ -296,6 +296,21 @@ pub struct QemuSpec {
     /// boot.
     #[serde(default)]
     pub restore: bool,
+    /// Where a restored guest's RAM comes from.
+    #[serde(default)]
+    pub restore_ram: RestoreRam,
+}
+
+/// Where a restored VM's guest RAM comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestoreRam {
+    /// Saved to a file of its own that each restore maps privately: pages are read on
+    /// demand, only the device state streams in (as Firecracker's snapshots do).
+    #[default]
+    Mapped,
+    /// Saved inside the state stream and copied in whole at each restore.
+    Copied,
 }
 
 fn default_qemu_binary() -> String {

@@ -206,16 +206,24 @@ impl QemuWrap {
             .cloned()
             .collect();
         let mut files: Vec<&Path> = boot_files.iter().map(PathBuf::as_path).collect();
-        let arguments = |socket: &Path, port: u16| self.arguments(socket, port);
+        let arguments = |socket: &Path, port: u16, ram: Option<&Path>| {
+            let ram = ram.map_or(GuestRam::Anonymous, |path| GuestRam::File {
+                path,
+                shared: true,
+            });
+            self.arguments(socket, port, ram)
+        };
         let machine = Machine {
             binary: &self.qemu.binary,
             version: &self.prepared.runtime_version,
             arguments: &arguments,
+            ram: self.qemu.restore_ram,
             boot_files: &files,
             spec: &self.prepared.spec,
         };
         let state = snapshot::ensure(&machine, &context.cache.dir, context.progress).await?;
         files.push(&state.path);
+        files.extend(state.ram.as_deref());
         self.prepared.image =
             run_blocking(|| ImageFacts::of_files(&files, &context.cache.dir, contents))
                 .map_err(|e| WrapError::Qemu(format!("reading the saved state: {e}")))?;
@@ -224,9 +232,13 @@ impl QemuWrap {
         Ok(())
     }
 
-    /// QEMU's arguments for one instance.
-    fn arguments(&self, qmp_socket: &Path, host_port: u16) -> Vec<String> {
+    /// QEMU's arguments for one instance with its guest RAM in `ram`.
+    fn arguments(&self, qmp_socket: &Path, host_port: u16, ram: GuestRam<'_>) -> Vec<String> {
         let q = &self.qemu;
+        let machine = match ram {
+            GuestRam::Anonymous => q.machine.clone(),
+            GuestRam::File { .. } => format!("{},memory-backend=ram0", q.machine),
+        };
         let mut args: Vec<String> = vec![
             "-nodefaults".into(),
             "-no-user-config".into(),
@@ -234,7 +246,7 @@ impl QemuWrap {
             "none".into(),
             "-no-reboot".into(),
             "-machine".into(),
-            q.machine.clone(),
+            machine,
             "-accel".into(),
             self.prepared.accel.clone(),
             "-cpu".into(),
@@ -248,6 +260,17 @@ impl QemuWrap {
             "-qmp".into(),
             format!("unix:{},server=on,wait=off", qmp_socket.display()),
         ];
+        if let GuestRam::File { path, shared } = ram {
+            let share = if shared { "on" } else { "off" };
+            args.extend([
+                "-object".into(),
+                format!(
+                    "memory-backend-file,id=ram0,size={}M,mem-path={},share={share}",
+                    q.memory_mb,
+                    path.display()
+                ),
+            ]);
+        }
         if let Some(kernel) = &self.kernel {
             args.extend(["-kernel".into(), kernel.display().to_string()]);
         }
@@ -285,11 +308,31 @@ impl QemuWrap {
             },
         ]);
         args.extend(q.extra_args.iter().cloned());
-        if let Some(state) = &self.restore_from {
-            args.extend(snapshot::incoming(state));
-        }
         args
     }
+}
+
+/// Where an instance's guest RAM lives.
+#[derive(Debug, Clone, Copy)]
+enum GuestRam<'a> {
+    /// QEMU's own anonymous memory.
+    Anonymous,
+    /// A file: shared when a save writes the RAM into it, private when a restore maps it and
+    /// reads pages on demand (the guest's writes never reach the file).
+    File { path: &'a Path, shared: bool },
+}
+
+/// Starts restoring a VM launched with `-incoming defer`: its RAM is the mapped file, so
+/// QMP first tells QEMU to skip shared RAM, then names the device state's stream.
+async fn restore_mapped(qmp: &QmpClient, uri: &str) -> Result<(), String> {
+    let restored = async {
+        qmp.skip_shared_memory().await?;
+        qmp.restore_from(uri).await
+    };
+    restored.await.map_err(|e| {
+        tracing::warn!(%e, "the restore could not be started");
+        format!("restoring the VM state: {e}")
+    })
 }
 
 /// The last line of QEMU's own stderr, for errors.
@@ -339,10 +382,20 @@ impl Wrap for QemuWrap {
             .prefix(&format!("shrinkwrap-{}-", context.session))
             .tempdir()
             .map_err(|e| format!("temp folder: {e}"))?;
-        let args = self.arguments(&dir.path().join("qmp.sock"), port);
+        let state = self.restore_from.as_ref();
+        let ram = match state.and_then(|s| s.ram.as_deref()) {
+            Some(path) => GuestRam::File {
+                path,
+                shared: false,
+            },
+            None => GuestRam::Anonymous,
+        };
+        let mut args = self.arguments(&dir.path().join("qmp.sock"), port, ram);
+        args.extend(state.into_iter().flat_map(snapshot::incoming));
         Ok(Box::new(QemuInstance {
             wrap: self.clone(),
             args,
+            deferred_restore: state.and_then(snapshot::deferred_uri),
             dir,
             child: None,
             console: None,
@@ -391,6 +444,8 @@ pub fn kill_session_vms(session: &str) -> usize {
 struct QemuInstance {
     wrap: QemuWrap,
     args: Vec<String>,
+    /// The stream of a restore QMP starts (`-incoming defer`, RAM mapped from its file).
+    deferred_restore: Option<String>,
     dir: tempfile::TempDir,
     child: Option<tokio::process::Child>,
     console: Option<ConsoleWatcher>,
@@ -464,11 +519,15 @@ impl Instance for QemuInstance {
             .map(|stdout| ConsoleWatcher::start(stdout, log, launched, watch));
         self.child = Some(child);
         let socket = self.dir.path().join("qmp.sock");
+        let deferred_restore = self.deferred_restore.clone();
         self.qmp_connecting = Some(tokio::spawn(async move {
-            let client = QmpClient::connect(&socket, QMP_TIMEOUT).await;
-            client
-                .map(|c| (c, launched.elapsed()))
-                .map_err(|e| e.to_string())
+            let client = QmpClient::connect(&socket, QMP_TIMEOUT)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(uri) = deferred_restore {
+                restore_mapped(&client, &uri).await?;
+            }
+            Ok((client, launched.elapsed()))
         }));
         Ok(())
     }

@@ -122,6 +122,40 @@ impl QmpClient {
         }
     }
 
+    /// Leaves guest RAM that lives in a shared file out of migrations (`x-ignore-shared`):
+    /// a save then holds the device state only, and a restore maps the RAM file instead.
+    pub async fn skip_shared_memory(&self) -> Result<(), QmpError> {
+        self.service
+            .execute(qapi::qmp::migrate_set_capabilities {
+                capabilities: vec![qapi::qmp::MigrationCapabilityStatus {
+                    capability: qapi::qmp::MigrationCapability::x_ignore_shared,
+                    state: true,
+                }],
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| QmpError::Command {
+                command: "migrate-set-capabilities",
+                reason: e.to_string(),
+            })
+    }
+
+    /// Starts restoring a VM started with `-incoming defer` from `uri`.
+    pub async fn restore_from(&self, uri: &str) -> Result<(), QmpError> {
+        self.service
+            .execute(qapi::qmp::migrate_incoming {
+                uri: Some(uri.to_string()),
+                channels: None,
+                exit_on_error: None,
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| QmpError::Command {
+                command: "migrate-incoming",
+                reason: e.to_string(),
+            })
+    }
+
     /// Asks QEMU to quit. QEMU may close the socket before it answers; whether it exited is
     /// for the caller to see on the process.
     pub async fn quit(&self) {

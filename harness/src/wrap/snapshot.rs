@@ -2,6 +2,10 @@
 //! once by booting it, waiting for its first `200` and saving everything through a QMP
 //! migration while it runs, then cached by everything that shapes it (QEMU's version, every
 //! argument but the QMP socket and host port, the boot files' contents).
+//!
+//! Guest RAM is either saved to a file of its own, which each restore maps privately so
+//! pages are read on demand while only the device state streams in (`mapped`, as
+//! Firecracker's snapshots do), or saved inside the stream and copied in whole (`copied`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,7 +17,7 @@ use super::qmp::QmpClient;
 use super::{WrapError, probe_target};
 use crate::image::size::files_identity;
 use crate::instrument::probe;
-use crate::scenario::{ProbeSpec, WrapSpec};
+use crate::scenario::{ProbeSpec, RestoreRam, WrapSpec};
 
 /// Folder of the saved states inside the image cache.
 const STATES_DIR: &str = "vm-states";
@@ -27,13 +31,19 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A saved VM state on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedState {
-    /// The state file.
+    /// The state file: the device state, and the guest RAM when it is `copied`.
     pub path: PathBuf,
+    /// The guest RAM file a restore maps, when it is `mapped`.
+    pub ram: Option<PathBuf>,
     /// Its key: the first 16 hex digits of the hash of what shapes it.
     pub id: String,
     /// Whether this preparation made it (rather than finding it in the cache).
     pub made: bool,
 }
+
+/// QEMU's arguments for one instance from its QMP socket, host port and (for a save of
+/// mapped RAM) the file its guest RAM is written to.
+pub type Arguments<'a> = dyn Fn(&Path, u16, Option<&Path>) -> Vec<String> + Sync + 'a;
 
 /// The machine a state is saved from.
 pub struct Machine<'a> {
@@ -41,8 +51,11 @@ pub struct Machine<'a> {
     pub binary: &'a str,
     /// `QEMU 7.2.22 (...)`.
     pub version: &'a str,
-    /// QEMU's arguments for one instance with this QMP socket and host port.
-    pub arguments: &'a (dyn Fn(&Path, u16) -> Vec<String> + Sync),
+    /// QEMU's arguments for one instance with this QMP socket and host port, its guest RAM
+    /// in a shared file when one is given.
+    pub arguments: &'a Arguments<'a>,
+    /// Guest RAM in a file of its own (`mapped`), or in the state stream (`copied`).
+    pub ram: RestoreRam,
     /// The kernel, initrd and disks.
     pub boot_files: &'a [&'a Path],
     /// The wrap (its probe timeouts bound the boot).
@@ -56,7 +69,8 @@ impl Machine<'_> {
             .map_err(|e| WrapError::Qemu(format!("reading the boot files: {e}")))?;
         let mut hash = Sha256::new();
         hash.update(self.version.as_bytes());
-        for arg in (self.arguments)(Path::new("QMP"), 0) {
+        let ram = (self.ram == RestoreRam::Mapped).then_some(Path::new("RAM"));
+        for arg in (self.arguments)(Path::new("QMP"), 0, ram) {
             hash.update([0]);
             hash.update(arg.as_bytes());
         }
@@ -75,38 +89,60 @@ pub async fn ensure(
     let id = machine.key()?;
     let dir = cache_dir.join(STATES_DIR);
     let path = dir.join(format!("{id}.state"));
-    if path.is_file() {
-        return Ok(SavedState {
-            path,
-            id,
-            made: false,
-        });
-    }
-    progress(&format!(
-        "saving a VM state to restore ({id}): booting once"
-    ));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| WrapError::Qemu(format!("creating {}: {e}", dir.display())))?;
-    let partial = path.with_extension("partial");
-    let saved = save(machine, &partial).await;
-    let saved = saved.and_then(|()| {
-        std::fs::rename(&partial, &path)
-            .map_err(|e| WrapError::Qemu(format!("keeping {}: {e}", path.display())))
-    });
-    if let Err(e) = saved {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
+    let ram = (machine.ram == RestoreRam::Mapped).then(|| dir.join(format!("{id}.ram")));
+    let found = path.is_file() && ram.as_ref().is_none_or(|r| r.is_file());
+    if !found {
+        progress(&format!(
+            "saving a VM state to restore ({id}): booting once"
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| WrapError::Qemu(format!("creating {}: {e}", dir.display())))?;
+        save_files(machine, &path, ram.as_deref()).await?;
     }
     Ok(SavedState {
         path,
+        ram,
         id,
-        made: true,
+        made: !found,
     })
 }
 
-/// Boots the machine, waits for its first `200`, saves its state to `file` while it runs
-/// and quits it. QEMU is killed on every way out.
-async fn save(machine: &Machine<'_>, file: &Path) -> Result<(), WrapError> {
+/// Saves to `*.partial` files and renames them into place once complete; removes them on
+/// failure, so a state in the cache is always whole.
+async fn save_files(
+    machine: &Machine<'_>,
+    path: &Path,
+    ram: Option<&Path>,
+) -> Result<(), WrapError> {
+    let partial = |file: &Path| file.with_extension(format!("{}.partial", extension(file)));
+    let ram_partial = ram.map(partial);
+    let saved = save(machine, &partial(path), ram_partial.as_deref()).await;
+    let kept = saved.and_then(|()| {
+        let mut pairs = vec![(partial(path), path.to_path_buf())];
+        pairs.extend(ram_partial.clone().zip(ram.map(Path::to_path_buf)));
+        pairs.iter().try_for_each(|(from, to)| {
+            std::fs::rename(from, to)
+                .map_err(|e| WrapError::Qemu(format!("keeping {}: {e}", to.display())))
+        })
+    });
+    if kept.is_err() {
+        let _ = std::fs::remove_file(partial(path));
+        if let Some(ram) = &ram_partial {
+            let _ = std::fs::remove_file(ram);
+        }
+    }
+    kept
+}
+
+fn extension(file: &Path) -> String {
+    file.extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Boots the machine (its guest RAM in `ram` when given), waits for its first `200`, saves
+/// its state to `file` while it runs and quits it. QEMU is killed on every way out.
+async fn save(machine: &Machine<'_>, file: &Path, ram: Option<&Path>) -> Result<(), WrapError> {
     let failed = |why: String| WrapError::Qemu(format!("saving the VM state: {why}"));
     let dir = tempfile::Builder::new()
         .prefix("shrinkwrap-snapshot-")
@@ -117,7 +153,7 @@ async fn save(machine: &Machine<'_>, file: &Path) -> Result<(), WrapError> {
     let stderr = std::fs::File::create(dir.path().join("qemu.stderr"))
         .map_err(|e| failed(format!("temp file: {e}")))?;
     let mut child = tokio::process::Command::new(machine.binary)
-        .args((machine.arguments)(&socket, port))
+        .args((machine.arguments)(&socket, port, ram))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -139,7 +175,9 @@ async fn save(machine: &Machine<'_>, file: &Path) -> Result<(), WrapError> {
         Err(e) => Err(failed(format!("probe thread failed: {e}"))),
     };
     let result = match served {
-        Ok(()) => save_and_quit(&socket, file).await.map_err(failed),
+        Ok(()) => save_and_quit(&socket, file, ram.is_some())
+            .await
+            .map_err(failed),
         Err(e) => Err(e),
     };
     match tokio::time::timeout(EXIT_TIMEOUT, child.wait()).await {
@@ -151,22 +189,45 @@ async fn save(machine: &Machine<'_>, file: &Path) -> Result<(), WrapError> {
     result
 }
 
-/// Saves the running VM's state to `file` through QMP, then asks QEMU to quit.
-async fn save_and_quit(socket: &Path, file: &Path) -> Result<(), String> {
+/// Saves the running VM's state to `file` through QMP (without the guest RAM when it lives
+/// in a shared file), then asks QEMU to quit.
+async fn save_and_quit(socket: &Path, file: &Path, ram_in_file: bool) -> Result<(), String> {
     let qmp = QmpClient::connect(socket, QMP_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
-    let quoted = file.display().to_string().replace('\'', r"'\''");
-    let saved = qmp
-        .save_state(&format!("exec:cat > '{quoted}'"), SAVE_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string());
+    let saved = async {
+        if ram_in_file {
+            qmp.skip_shared_memory().await?;
+        }
+        qmp.save_state(&format!("exec:cat > {}", quoted(file)), SAVE_TIMEOUT)
+            .await
+    }
+    .await
+    .map_err(|e| e.to_string());
     qmp.quit().await;
     saved
 }
 
-/// QEMU's arguments that restore `state` instead of booting.
+/// A path quoted for the shell QEMU's `exec:` runs.
+fn quoted(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+/// QEMU's `-incoming` value that restores `state`: its stream at once when the RAM is in it,
+/// else `defer` (the restore is started through QMP, see [`deferred_uri`]).
 pub fn incoming(state: &SavedState) -> [String; 2] {
-    let quoted = state.path.display().to_string().replace('\'', r"'\''");
-    ["-incoming".to_string(), format!("exec:cat '{quoted}'")]
+    let value = match state.ram {
+        Some(_) => "defer".to_string(),
+        None => format!("exec:cat {}", quoted(&state.path)),
+    };
+    ["-incoming".to_string(), value]
+}
+
+/// The stream a restore started with `-incoming defer` reads, after QMP has told QEMU to
+/// skip the mapped RAM.
+pub fn deferred_uri(state: &SavedState) -> Option<String> {
+    state
+        .ram
+        .as_ref()
+        .map(|_| format!("exec:cat {}", quoted(&state.path)))
 }
