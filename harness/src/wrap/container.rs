@@ -16,12 +16,12 @@ use bollard::query_parameters::{
     RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
-use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+use sysinfo::{ProcessRefreshKind, UpdateKind};
 
 use super::launch::{Instance, Signals};
 use super::{
-    LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, oci_runtime,
-    run_blocking,
+    LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, kill_processes_where,
+    oci_runtime, run_blocking,
 };
 use crate::image::ImageFacts;
 use crate::image::contents::{self, Contents};
@@ -398,20 +398,10 @@ async fn remove_bounded(docker: &Docker, id: &str, start_hung: bool) -> Result<(
 /// Kills every host process whose command line carries `id` (a container's full id appears
 /// in its shim's and its runtime's arguments); returns how many.
 fn kill_processes_naming(id: &str) -> usize {
-    let Ok(mut system) = System::new() else {
-        return 0;
-    };
-    system.refresh_processes_specifics(
-        ProcessesToUpdate::All,
-        true,
-        ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always),
-    );
-    system
-        .processes()
-        .values()
-        .filter(|p| p.cmd().iter().any(|arg| arg.to_string_lossy().contains(id)))
-        .filter(|p| p.kill_with(sysinfo::Signal::Kill).unwrap_or(false))
-        .count()
+    let cmd = ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always);
+    kill_processes_where(cmd, |p| {
+        p.cmd().iter().any(|arg| arg.to_string_lossy().contains(id))
+    })
 }
 
 /// Force-removes one container, running or not.

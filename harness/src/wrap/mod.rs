@@ -251,6 +251,24 @@ pub async fn prepare(
     }
 }
 
+/// Kills (SIGKILL) every host process `matches` accepts, once `refresh` has read what it
+/// looks at (command lines, environments); returns how many.
+pub(crate) fn kill_processes_where(
+    refresh: sysinfo::ProcessRefreshKind,
+    matches: impl Fn(&sysinfo::Process) -> bool,
+) -> usize {
+    let Ok(mut system) = sysinfo::System::new() else {
+        return 0;
+    };
+    system.refresh_processes_specifics(sysinfo::ProcessesToUpdate::All, true, refresh);
+    system
+        .processes()
+        .values()
+        .filter(|p| matches(p))
+        .filter(|p| p.kill_with(sysinfo::Signal::Kill).unwrap_or(false))
+        .count()
+}
+
 /// The probe for one launch of `spec` on host port `port`.
 pub(crate) fn probe_target(spec: &WrapSpec, probe: &ProbeSpec, port: u16) -> ProbeTarget {
     ProbeTarget {

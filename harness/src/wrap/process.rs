@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rustix::process::Signal;
-use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+use sysinfo::{ProcessRefreshKind, UpdateKind};
 
 use super::launch::{Instance, Signals};
 use super::{
     LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, existing_file,
-    exit_or_kill, files_dir, run_blocking,
+    exit_or_kill, files_dir, kill_processes_where, run_blocking,
 };
 use crate::image::ImageFacts;
 use crate::image::contents;
@@ -317,23 +317,13 @@ fn signal(pids: &[u32], signal: Signal) {
 /// Kills the processes of a session that outlived their launch (they carry the session in
 /// their environment); an empty session means every session's. Returns how many.
 pub fn kill_session_processes(session: &str) -> usize {
-    let Ok(mut system) = System::new() else {
-        return 0;
-    };
-    system.refresh_processes_specifics(
-        ProcessesToUpdate::All,
-        true,
-        ProcessRefreshKind::nothing().with_environ(UpdateKind::Always),
-    );
     let marker = format!("{SESSION_ENV}={session}");
     let of_session = |value: &str| match session {
         "" => value.starts_with(&marker),
         _ => value == marker,
     };
-    system
-        .processes()
-        .values()
-        .filter(|p| p.environ().iter().any(|v| of_session(&v.to_string_lossy())))
-        .filter(|p| p.kill_with(sysinfo::Signal::Kill).unwrap_or(false))
-        .count()
+    let environ = ProcessRefreshKind::nothing().with_environ(UpdateKind::Always);
+    kill_processes_where(environ, |p| {
+        p.environ().iter().any(|v| of_session(&v.to_string_lossy()))
+    })
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use super::launch::{Instance, Signals};
 use super::{
     LaunchContext, Measurement, PrepareContext, Prepared, Wrap, WrapError, existing_file,
-    exit_or_kill, files_dir, run_blocking,
+    exit_or_kill, files_dir, kill_processes_where, run_blocking,
 };
 use crate::image::ImageFacts;
 use crate::image::contents::{self, Contents};
@@ -414,29 +414,19 @@ impl Wrap for QemuWrap {
 /// the session's temp folder, named on their command line); an empty session means every
 /// session's. Returns how many.
 pub fn kill_session_vms(session: &str) -> usize {
-    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, Signal, System, UpdateKind};
-    let Ok(mut system) = System::new() else {
-        return 0;
-    };
-    system.refresh_processes_specifics(
-        ProcessesToUpdate::All,
-        true,
-        ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always),
-    );
+    use sysinfo::{ProcessRefreshKind, UpdateKind};
     let marker = format!("shrinkwrap-{session}-");
-    system
-        .processes()
-        .values()
-        .filter(|p| {
-            p.cmd()
+    let cmd = ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always);
+    kill_processes_where(cmd, |p| {
+        let is_qemu = p
+            .cmd()
+            .first()
+            .is_some_and(|c| c.to_string_lossy().contains("qemu"));
+        is_qemu
+            && p.cmd()
                 .iter()
                 .any(|a| a.to_string_lossy().contains(&marker))
-                && p.cmd()
-                    .first()
-                    .is_some_and(|c| c.to_string_lossy().contains("qemu"))
-        })
-        .filter(|p| p.kill_with(Signal::Kill).unwrap_or(false))
-        .count()
+    })
 }
 
 /// One VM: QEMU's arguments and private temp folder (QMP socket, console and stderr logs),
