@@ -25,6 +25,11 @@ fn idle_guest(dir: &Path) -> PathBuf {
     path
 }
 
+/// Held by the tests that measure a real guest, one at a time: two TCG guests measured at
+/// once on two cores starve each other (a Hermit guest then stopped answering after its
+/// first response), which tests nothing but the machine's load.
+static ONE_GUEST_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn qemu_processes_with(marker: &str) -> usize {
     std::fs::read_dir("/proc")
         .unwrap()
@@ -136,6 +141,7 @@ qemu = {{ machine = "pc", accel = "tcg", memory_mb = 32, disks = ["{}"], guest_p
 /// container: every figure present, nothing left behind.
 #[tokio::test(flavor = "multi_thread")]
 async fn boots_and_measures_the_hermit_unikernel() {
+    let _one_guest = ONE_GUEST_AT_A_TIME.lock().await;
     let out = tempfile::tempdir().unwrap();
     let session = format!("test-hermit-{}", std::process::id());
     let mut scenario =
@@ -283,6 +289,7 @@ async fn prepare_restored(scenario: &Scenario) -> (String, bool) {
 /// counts the state file, and no QEMU process or temp folder is left.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restored_vm_reuses_its_saved_state_until_the_machine_changes() {
+    let _one_guest = ONE_GUEST_AT_A_TIME.lock().await;
     let marker = format!("shrinkwrap-test-restore-{}", std::process::id());
     let scenario = restored_hermit(&marker, 64, RestoreRam::Mapped);
     let (first, made) = prepare_restored(&scenario).await;

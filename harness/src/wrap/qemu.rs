@@ -415,7 +415,16 @@ impl Wrap for QemuWrap {
 /// session's. Returns how many.
 pub fn kill_session_vms(session: &str) -> usize {
     use sysinfo::{ProcessRefreshKind, UpdateKind};
-    let marker = format!("shrinkwrap-{session}-");
+    // Every session's temp folder is TMPDIR/shrinkwrap-SESSION-...; "all sessions" is the
+    // common prefix with the temp folder in front, so nothing else that says
+    // "shrinkwrap-" is touched.
+    let marker = match session {
+        "" => std::env::temp_dir()
+            .join("shrinkwrap-")
+            .display()
+            .to_string(),
+        _ => format!("shrinkwrap-{session}-"),
+    };
     let cmd = ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always);
     kill_processes_where(cmd, |p| {
         let is_qemu = p
