@@ -76,8 +76,9 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Compare two results files (same host): exit 1 when a figure of a wrap regressed by more
-    /// than the threshold with p < alpha (permutation test on the difference of means).
+    /// Compare a candidate run with a baseline of the same host: exit 1 on a regression (fewer
+    /// ok runs, a median or tail beyond its limit, a size beyond its tolerance, a budget
+    /// exceeded), 2 when the two are not comparable.
     Compare {
         /// The baseline results.csv (or its folder).
         baseline: PathBuf,
@@ -103,10 +104,12 @@ enum Command {
     },
     /// Show what the harness finds: dockerd, QEMU, KVM and the accelerator probe's verdict, free disk.
     Doctor,
-    /// Print the summary table of an existing results.csv (or of the folder holding it).
+    /// Print the summary tables of existing results: one per host and scenario, never a
+    /// median across hosts.
     Report {
-        /// results.csv, or a folder holding one.
-        results: PathBuf,
+        /// results.csv files, or folders searched for them (several runs or hosts).
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
         /// Print Markdown instead of a terminal table.
         #[arg(long)]
         markdown: bool,
@@ -511,18 +514,31 @@ fn style(markdown: bool) -> Style {
     }
 }
 
-fn report(path: &Path, markdown: bool, talk: bool) -> Result<ExitCode> {
-    let file = results_file(path);
-    let rows = results::read_results(&file)?;
+fn report(paths: &[PathBuf], markdown: bool, talk: bool) -> Result<ExitCode> {
+    let rows = results::read_all(paths)?;
     if rows.is_empty() {
-        bail!("{} holds no result rows", file.display());
+        bail!("no result rows in {}", display_paths(paths));
     }
-    let summaries = summarize(&rows);
     let layout = if talk {
         TableLayout::Talk
     } else {
         TableLayout::Summary
     };
-    println!("{}", report::document(&summaries, layout, style(markdown)));
+    let groups = results::by_host_and_scenario(&rows);
+    for ((host, scenario), rows) in &groups {
+        if groups.len() > 1 {
+            let heading = if markdown { "### " } else { "" };
+            println!("{heading}{scenario} on {host}\n");
+        }
+        println!(
+            "{}\n",
+            report::document(&summarize(rows), layout, style(markdown))
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    names.join(", ")
 }

@@ -254,6 +254,64 @@ mod compare {
     }
 }
 
+/// Two hosts' results, given as two files or as one folder holding both, print as two
+/// tables, one per host: a median is never taken across hosts.
+#[test]
+fn report_keeps_each_hosts_rows_apart() {
+    use shrinkwrap::results::{ResultsWriter, read_results};
+    let dir = tempfile::tempdir().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hello-rust-results.csv");
+    let mut other = read_results(&fixture).unwrap();
+    for row in &mut other {
+        row.host = "otherhost".into();
+        row.ttfr_ms = row.ttfr_ms.map(|t| t * 100.0);
+    }
+    let other_dir = dir.path().join("nights/other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let mut writer = ResultsWriter::create(&other_dir.join("results.csv")).unwrap();
+    for row in &other {
+        writer.write(row).unwrap();
+    }
+    let vm_dir = dir.path().join("nights/vm");
+    std::fs::create_dir_all(&vm_dir).unwrap();
+    std::fs::copy(&fixture, vm_dir.join("results.csv")).unwrap();
+    for args in [
+        vec![
+            "report".to_string(),
+            fixture.display().to_string(),
+            other_dir.display().to_string(),
+        ],
+        vec![
+            "report".to_string(),
+            dir.path().join("nights").display().to_string(),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = shrinkwrap(&args, &[]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // Each host's table runs from its heading to the next heading (or the end).
+        let table_of = |host: &str| {
+            let heading = format!("hello-rust on {host}\n");
+            let start = stdout
+                .find(&heading)
+                .unwrap_or_else(|| panic!("no table for {host}: {stdout}"));
+            let rest = &stdout[start + heading.len()..];
+            rest[..rest.find("hello-rust on ").unwrap_or(rest.len())].to_string()
+        };
+        let (vm, other) = (table_of("vm"), table_of("otherhost"));
+        assert!(
+            vm.contains("0.246 [0.243–0.263]") && !vm.contains("24.551"),
+            "{vm}"
+        );
+        assert!(
+            other.contains("24.551 [24.317–26.285]") && !other.contains("0.246 ["),
+            "{other}"
+        );
+    }
+}
+
 #[test]
 fn an_existing_results_folder_is_refused_before_anything_runs() {
     let out = tempfile::tempdir().unwrap();

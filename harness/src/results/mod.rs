@@ -248,6 +248,65 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, ResultsError> {
         })
 }
 
+/// The results files a path names: the file itself, or every `results.csv` in a folder and
+/// below it (sorted), so a folder of several runs or hosts reads as one.
+pub fn find_results(path: &Path) -> Result<Vec<PathBuf>, ResultsError> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    let mut folders = vec![path.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|cause| ResultsError::Open {
+            path: folder.clone(),
+            cause,
+        })?;
+        for entry in entries.flatten() {
+            if entry.path().is_dir() {
+                folders.push(entry.path());
+            } else if entry.file_name() == RESULTS_FILE {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(ResultsError::Open {
+            path: path.join(RESULTS_FILE),
+            cause: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no results.csv in this folder or below it",
+            ),
+        });
+    }
+    Ok(found)
+}
+
+/// Every row of every results file `paths` name (see [`find_results`]).
+pub fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultRow>, ResultsError> {
+    let mut rows = Vec::new();
+    for path in paths {
+        for file in find_results(path)? {
+            rows.extend(read_results(&file)?);
+        }
+    }
+    Ok(rows)
+}
+
+/// The rows of each host and scenario, in order of first appearance: no figure is ever
+/// summarised across hosts.
+pub fn by_host_and_scenario(rows: &[ResultRow]) -> Vec<((String, String), Vec<ResultRow>)> {
+    let mut groups: Vec<((String, String), Vec<ResultRow>)> = Vec::new();
+    for row in rows {
+        let key = (row.host.clone(), row.scenario.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, group)) => group.push(row.clone()),
+            None => groups.push((key, vec![row.clone()])),
+        }
+    }
+    groups
+}
+
 /// The distinct values of a column of `rows`, in order of first appearance.
 pub fn distinct<'a>(
     rows: impl IntoIterator<Item = &'a ResultRow>,
