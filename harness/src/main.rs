@@ -68,11 +68,13 @@ enum Command {
         #[arg(long)]
         rebuild: bool,
     },
-    /// Draw the comparison plots (SVG and PNG) of an existing results.csv.
+    /// Draw the comparison plots (SVG and PNG) of existing results: one figure per host and
+    /// scenario.
     Plot {
-        /// results.csv, or a folder holding one.
+        /// results.csv, or a folder searched for them (several runs or hosts).
         results: PathBuf,
-        /// Output folder (default: plots/ and the results folder's name).
+        /// Output folder (default: plots/ and the results folder's name; a subfolder per
+        /// host and scenario when there are several).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -454,13 +456,24 @@ fn results_file(path: &Path) -> PathBuf {
 }
 
 fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
-    let file = results_file(path);
-    let rows = results::read_results(&file)?;
-    let dir = out.unwrap_or_else(|| default_plots_dir(file.parent().unwrap_or(Path::new("."))));
-    let paths =
-        shrinkwrap::report::plot::render_comparison(&summarize(&rows), &plot_title(&rows), &dir)?;
-    for path in paths {
-        println!("{}", path.display());
+    let rows = results::read_all(&[path.to_path_buf()])?;
+    let folder = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    };
+    let dir = out.unwrap_or_else(|| default_plots_dir(folder));
+    let groups = results::by_host_and_scenario(&rows);
+    for ((host, scenario), rows) in &groups {
+        let dir = match groups.len() {
+            1 => dir.clone(),
+            _ => dir.join(format!("{scenario}-{host}")),
+        };
+        let paths =
+            shrinkwrap::report::plot::render_comparison(&summarize(rows), &plot_title(rows), &dir)?;
+        for path in paths {
+            println!("{}", path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -255,7 +255,7 @@ mod compare {
 }
 
 /// Two hosts' results, given as two files or as one folder holding both, print as two
-/// tables, one per host: a median is never taken across hosts.
+/// tables and draw as two figures, one per host: a median is never taken across hosts.
 #[test]
 fn report_keeps_each_hosts_rows_apart() {
     use shrinkwrap::results::{ResultsWriter, read_results};
@@ -309,6 +309,20 @@ fn report_keeps_each_hosts_rows_apart() {
             other.contains("24.551 [24.317–26.285]") && !other.contains("0.246 ["),
             "{other}"
         );
+    }
+    let plots = dir.path().join("plots");
+    let nights = dir.path().join("nights");
+    let args = [
+        "plot",
+        nights.to_str().unwrap(),
+        "--out",
+        plots.to_str().unwrap(),
+    ];
+    let output = shrinkwrap(&args, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for host in ["vm", "otherhost"] {
+        let figure = plots.join(format!("hello-rust-{host}/comparison.svg"));
+        assert!(figure.is_file(), "a figure per host: {}", figure.display());
     }
 }
 
