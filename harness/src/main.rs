@@ -447,14 +447,6 @@ async fn clean(images: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn results_file(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        path.join(RESULTS_FILE)
-    } else {
-        path.to_path_buf()
-    }
-}
-
 fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
     let rows = results::read_all(&[path.to_path_buf()])?;
     let folder = if path.is_dir() {
@@ -485,28 +477,39 @@ fn compare(
     allow_mismatch: bool,
     markdown: bool,
 ) -> Result<ExitCode> {
-    let base = results::read_results(&results_file(baseline))?;
-    let cand = results::read_results(&results_file(candidate))?;
+    let base = results::read_all(&[baseline.to_path_buf()])?;
+    let cand = results::read_all(&[candidate.to_path_buf()])?;
     if base.is_empty() {
         bail!("the baseline {} holds no result rows", baseline.display());
     }
-    let rules = match budgets {
-        Some(path) => Budgets::load(path)?,
-        None => Budgets::for_scenario(&repository_root(), &base[0].scenario)?,
-    };
-    let verdicts = regression::compare(&base, &cand, &rules);
-    if !verdicts.mismatches.is_empty() && !allow_mismatch {
+    let mut judged = Vec::new();
+    for (host, base, cand) in pairs_by_host(&base, &cand)? {
+        let rules = match budgets {
+            Some(path) => Budgets::load(path)?,
+            None => Budgets::for_scenario(&repository_root(), &base[0].scenario)?,
+        };
+        judged.push((host, regression::compare(&base, &cand, &rules)));
+    }
+    let mismatches: Vec<String> = judged
+        .iter()
+        .flat_map(|(_, v)| v.mismatches.iter().cloned())
+        .collect();
+    if !mismatches.is_empty() && !allow_mismatch {
         bail!(
             "not comparable: {}; measure both on one host and setup, or pass --allow-mismatch \
              to compare anyway",
-            verdicts.mismatches.join("; ")
+            mismatches.join("; ")
         );
     }
-    println!(
-        "{}\n",
-        report::comparison_report(&verdicts, style(markdown))
-    );
-    let regressions = verdicts.regressions().count();
+    let mut regressions = 0;
+    for (host, verdicts) in &judged {
+        if judged.len() > 1 {
+            let heading = if markdown { "### " } else { "" };
+            println!("{heading}{host}\n");
+        }
+        println!("{}\n", report::comparison_report(verdicts, style(markdown)));
+        regressions += verdicts.regressions().count();
+    }
     println!(
         "{regressions} regression(s): fewer ok runs (Fisher p < alpha), a median beyond its \
          limit with p < alpha, a tail of slow runs, a size beyond its tolerance, or a budget \
@@ -517,6 +520,38 @@ fn compare(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One host's name, baseline rows and candidate rows.
+type HostPair = (String, Vec<ResultRow>, Vec<ResultRow>);
+
+/// Baseline and candidate rows paired by host: each host's rows against its own baseline.
+/// One host on each side pair whatever their names (the comparison then says the hosts
+/// differ); a host on one side only is named on stderr and not compared.
+fn pairs_by_host(base: &[ResultRow], cand: &[ResultRow]) -> Result<Vec<HostPair>> {
+    let hosts = |rows: &[ResultRow]| results::distinct(rows, |r| &r.host);
+    let (base_hosts, cand_hosts) = (hosts(base), hosts(cand));
+    let of = |rows: &[ResultRow], host: &str| -> Vec<ResultRow> {
+        rows.iter().filter(|r| r.host == host).cloned().collect()
+    };
+    if base_hosts.len() == 1 && cand_hosts.len() <= 1 {
+        return Ok(vec![(base_hosts[0].clone(), base.to_vec(), cand.to_vec())]);
+    }
+    for host in base_hosts.iter().filter(|h| !cand_hosts.contains(h)) {
+        eprintln!("warning: host {host} is only in the baseline: not compared");
+    }
+    for host in cand_hosts.iter().filter(|h| !base_hosts.contains(h)) {
+        eprintln!("warning: host {host} is only in the candidate: not compared");
+    }
+    let pairs: Vec<_> = base_hosts
+        .iter()
+        .filter(|h| cand_hosts.contains(h))
+        .map(|h| (h.clone(), of(base, h), of(cand, h)))
+        .collect();
+    if pairs.is_empty() {
+        bail!("the baseline and the candidate share no host: nothing to compare");
+    }
+    Ok(pairs)
 }
 
 fn style(markdown: bool) -> Style {

@@ -310,6 +310,52 @@ fn report_keeps_each_hosts_rows_apart() {
             "{other}"
         );
     }
+    // compare matches each host with its own baseline: a regression planted in one host's
+    // candidate is that host's alone.
+    let candidate = dir.path().join("candidate");
+    for (host, rows) in [
+        ("vm", read_results(&fixture).unwrap()),
+        ("other", other.clone()),
+    ] {
+        let mut rows = rows;
+        if host == "other" {
+            for row in rows.iter_mut().filter(|r| r.wrap == "container") {
+                row.image_bytes = row.image_bytes.map(|b| b * 12 / 10);
+            }
+        }
+        let folder = candidate.join(host);
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut writer = ResultsWriter::create(&folder.join("results.csv")).unwrap();
+        rows.iter().for_each(|row| writer.write(row).unwrap());
+    }
+    let nights_arg = dir.path().join("nights").display().to_string();
+    let candidate_arg = candidate.display().to_string();
+    let output = shrinkwrap(&["compare", &nights_arg, &candidate_arg], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{}", stderr(&output));
+    assert!(stdout.contains("1 regression(s)"), "{stdout}");
+    // Each host's section runs from its heading line to the next one (or the end).
+    let mut sections: Vec<(&str, String)> = Vec::new();
+    for line in stdout.lines() {
+        match line {
+            "vm" | "otherhost" => sections.push((line, String::new())),
+            _ => {
+                if let Some((_, text)) = sections.last_mut() {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+        }
+    }
+    let section = |host: &str| {
+        sections
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_else(|| panic!("no section for {host}: {stdout}"))
+    };
+    assert!(section("otherhost").contains("REGRESSION"), "{stdout}");
+    assert!(!section("vm").contains("REGRESSION"), "{stdout}");
     let plots = dir.path().join("plots");
     let nights = dir.path().join("nights");
     let args = [
