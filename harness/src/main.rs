@@ -268,7 +268,7 @@ fn plot_title(rows: &[ResultRow]) -> String {
         format!(" · VMs under {}", accels.join("/"))
     };
     format!(
-        "{}: median of up to {runs} cold starts, bars min–max · {} ({}){vms} · {day}",
+        "{}: median of up to {runs} cold starts, whiskers its 95% interval (min–max under 6 runs) · {} ({}){vms} · {day}",
         first.scenario, first.host, first.host_cpu
     )
 }

@@ -1,6 +1,7 @@
 //! Plots for slides: one figure with a panel per plotted figure of the registry (image size
-//! apparent and compressed, time to first response, host memory after it), a bar per wrap at its median with a min–max error bar, the
-//! median written above it, and a title saying what was measured where. Rendered as SVG and PNG with an embedded font (DejaVu Sans), so
+//! apparent and compressed, time to first response, host memory after it), a bar per wrap at
+//! its median with the median's 95% confidence interval as its whisker (min–max under 6
+//! runs), the median written above it, and a title saying what was measured where. Rendered as SVG and PNG with an embedded font (DejaVu Sans), so
 //! no system fonts are needed.
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::analysis::WrapSummary;
+use crate::analysis::stats::Summary;
 use crate::figure::{self, Figure};
 
 /// Size of the figure in pixels.
@@ -92,6 +94,12 @@ pub fn render_comparison(
     Ok(vec![svg, png])
 }
 
+/// The ends of a bar's whisker: the median's 95% confidence interval, or min–max with
+/// under 6 samples (too few for an interval); the title says which.
+fn whiskers(summary: &Summary) -> (f64, f64) {
+    summary.median_ci.unwrap_or((summary.min, summary.max))
+}
+
 /// Share of a slot a bar leaves free on each side.
 const BAR_GAP: f64 = 0.15;
 
@@ -145,10 +153,11 @@ fn draw<DB: DrawingBackend>(
             let Some(figure) = summary.get(panel) else {
                 continue;
             };
-            let (median, min, max) = (
+            let (low, high) = whiskers(figure);
+            let (median, low, high) = (
                 panel.scaled(figure.median),
-                panel.scaled(figure.min),
-                panel.scaled(figure.max),
+                panel.scaled(low),
+                panel.scaled(high),
             );
             let left = i as f64;
             let centre = left + 0.5;
@@ -162,9 +171,9 @@ fn draw<DB: DrawingBackend>(
             chart
                 .draw_series(std::iter::once(ErrorBar::new_vertical(
                     centre,
-                    min,
+                    low,
                     median,
-                    max,
+                    high,
                     BLACK.stroke_width(2),
                     10,
                 )))
@@ -175,7 +184,7 @@ fn draw<DB: DrawingBackend>(
             chart
                 .draw_series(std::iter::once(Text::new(
                     panel.format(figure.median),
-                    (centre, max + top * 0.02),
+                    (centre, high + top * 0.02),
                     style,
                 )))
                 .map_err(|e| text(&e))?;
@@ -189,6 +198,14 @@ mod tests {
     use super::*;
     use crate::analysis::summarize;
     use crate::results::tests::sample_row;
+
+    #[test]
+    fn whiskers_span_the_medians_interval_or_the_range_under_six_runs() {
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(whiskers(&Summary::of(&ten).unwrap()), (2.0, 9.0));
+        let three = Summary::of(&[1.0, 5.0, 3.0]).unwrap();
+        assert_eq!(whiskers(&three), (1.0, 5.0));
+    }
 
     #[test]
     fn renders_svg_and_png_with_every_wrap() {
