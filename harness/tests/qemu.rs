@@ -334,6 +334,17 @@ async fn a_restored_vm_reuses_its_saved_state_until_the_machine_changes() {
     }
     for row in &outcome.rows {
         assert_eq!(row.restored_from.as_deref(), Some(first.as_str()));
+        // The guest RAM is the mapped file's pages the guest touched: within its 64 MiB, and
+        // with the VMM's share it adds up to QEMU's RSS.
+        let guest = row.guest_ram_bytes.expect("the mapped guest RAM is found");
+        assert!(guest > 0 && guest <= 64 << 20, "{guest}");
+        // Two reads of /proc a moment apart: a few pages may differ.
+        let split = (guest + row.vmm_overhead_bytes.unwrap()) as f64;
+        let rss = row.rss_bytes.unwrap() as f64;
+        assert!(
+            (split - rss).abs() < 0.01 * rss,
+            "guest RAM and VMM overhead split QEMU's RSS: {split} vs {rss}"
+        );
         let kernel = row.image_bytes.unwrap() - saved;
         assert!(
             kernel > 100_000 && kernel < 3_000_000,

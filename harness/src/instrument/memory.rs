@@ -233,19 +233,29 @@ pub struct VmmSplit {
     pub vmm_overhead_bytes: u64,
 }
 
-/// Splits the RSS of `pid` into its guest RAM (the one anonymous, writable mapping of
-/// exactly `guest_ram_bytes`) and everything else. Errors when no such mapping exists, or
-/// when several do, rather than guessing.
-pub fn vmm_split(pid: u32, guest_ram_bytes: u64) -> Result<VmmSplit, MemoryError> {
+/// Splits the RSS of `pid` into its guest RAM (the one writable mapping of exactly
+/// `guest_ram_bytes`: anonymous, or of `ram_file` when the guest RAM lives in a file) and
+/// everything else. Errors when no such mapping exists, or when several do, rather than
+/// guessing.
+pub fn vmm_split(
+    pid: u32,
+    guest_ram_bytes: u64,
+    ram_file: Option<&Path>,
+) -> Result<VmmSplit, MemoryError> {
     let path = PathBuf::from(format!("/proc/{pid}/smaps"));
     let text = read(&path)?;
-    split_smaps(&text, guest_ram_bytes).map_err(|what| MemoryError::Format { path, what })
+    // smaps names files by their canonical path.
+    let ram_file = ram_file.map(|f| f.canonicalize().unwrap_or_else(|_| f.to_path_buf()));
+    split_smaps(&text, guest_ram_bytes, ram_file.as_deref())
+        .map_err(|what| MemoryError::Format { path, what })
 }
 
 /// One mapping of an smaps listing.
 #[derive(Debug, Default)]
 struct Mapping {
-    anonymous_writable: bool,
+    writable: bool,
+    /// The mapped file; `None` for anonymous memory.
+    file: Option<String>,
     size_kib: u64,
     rss_kib: u64,
 }
@@ -257,7 +267,8 @@ fn mappings(smaps: &str) -> Vec<Mapping> {
         // A header: `start-end perms offset dev inode [path]`.
         if fields.len() >= 5 && fields[0].contains('-') && !fields[0].ends_with(':') {
             found.push(Mapping {
-                anonymous_writable: fields.len() == 5 && fields[1].starts_with("rw"),
+                writable: fields[1].starts_with("rw"),
+                file: (fields.len() > 5).then(|| fields[5..].join(" ")),
                 ..Mapping::default()
             });
         } else if let Some(mapping) = found.last_mut() {
@@ -271,16 +282,22 @@ fn mappings(smaps: &str) -> Vec<Mapping> {
     found
 }
 
-fn split_smaps(smaps: &str, guest_ram_bytes: u64) -> Result<VmmSplit, String> {
+fn split_smaps(
+    smaps: &str,
+    guest_ram_bytes: u64,
+    ram_file: Option<&Path>,
+) -> Result<VmmSplit, String> {
     let all = mappings(smaps);
     let guest_kib = guest_ram_bytes / 1024;
+    let ram_file = ram_file.map(|f| f.display().to_string());
     let guest: Vec<&Mapping> = all
         .iter()
-        .filter(|m| m.anonymous_writable && m.size_kib == guest_kib)
+        .filter(|m| m.writable && m.size_kib == guest_kib && m.file == ram_file)
         .collect();
     let [guest] = guest.as_slice() else {
+        let kind = ram_file.unwrap_or_else(|| "anonymous".to_string());
         return Err(format!(
-            "{} anonymous writable mappings of exactly {guest_ram_bytes} bytes (the guest RAM): expected one",
+            "{} {kind} writable mappings of exactly {guest_ram_bytes} bytes (the guest RAM): expected one",
             guest.len()
         ));
     };
@@ -342,19 +359,31 @@ Size:               8192 kB
 Rss:                1000 kB
 ";
         assert_eq!(
-            split_smaps(smaps, 256 * 1024 * 1024),
+            split_smaps(smaps, 256 * 1024 * 1024, None),
             Ok(VmmSplit {
                 guest_ram_bytes: 50_000 * 1024,
                 vmm_overhead_bytes: 4_200 * 1024,
             })
         );
-        let missing = split_smaps(smaps, 128 * 1024 * 1024).unwrap_err();
+        let missing = split_smaps(smaps, 128 * 1024 * 1024, None).unwrap_err();
         assert!(missing.starts_with("0 anonymous"), "{missing}");
         let twice = format!("{smaps}7f40-7f50 rw-p 00000000 00:00 0\nSize: 262144 kB\nRss: 1 kB\n");
         assert!(
-            split_smaps(&twice, 256 << 20)
+            split_smaps(&twice, 256 << 20, None)
                 .unwrap_err()
                 .starts_with("2 anonymous")
+        );
+        // Guest RAM in a file (a restored VM maps its saved RAM): that file's mapping is it.
+        assert_eq!(
+            split_smaps(
+                smaps,
+                256 * 1024 * 1024,
+                Some(Path::new("/dev/shm/big-file"))
+            ),
+            Ok(VmmSplit {
+                guest_ram_bytes: 200 * 1024,
+                vmm_overhead_bytes: 54_000 * 1024,
+            })
         );
     }
 

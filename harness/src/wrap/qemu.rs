@@ -563,7 +563,12 @@ impl Instance for QemuInstance {
             }
             Err(e) => m.note(format!("rss/pss: {e}")),
         }
-        match vmm_split(pid, u64::from(self.wrap.qemu.memory_mb) << 20) {
+        let ram_file = self
+            .wrap
+            .restore_from
+            .as_ref()
+            .and_then(|s| s.ram.as_deref());
+        match vmm_split(pid, u64::from(self.wrap.qemu.memory_mb) << 20, ram_file) {
             Ok(split) => {
                 m.guest_ram_bytes = Some(split.guest_ram_bytes);
                 m.vmm_overhead_bytes = Some(split.vmm_overhead_bytes);
