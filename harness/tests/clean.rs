@@ -2,31 +2,12 @@
 //! and no temp folder of the run is left. In a test binary of its own, since `clean`
 //! removes every harness leftover, whatever its session.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A boot sector that halts forever: a VM that is up and never serves.
-fn idle_guest(dir: &Path) -> std::path::PathBuf {
-    let mut sector = vec![0xF4, 0xEB, 0xFD]; // hlt; jmp hlt
-    sector.resize(510, 0);
-    sector.extend_from_slice(&[0x55, 0xAA]);
-    let path = dir.join("idle.img");
-    std::fs::write(&path, sector).unwrap();
-    path
-}
+mod common;
 
-/// QEMU processes whose command line names `marker`.
-fn qemu_processes_with(marker: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .filter(|cmd| {
-            let cmd = String::from_utf8_lossy(cmd);
-            cmd.starts_with("qemu-system") && cmd.contains(marker)
-        })
-        .count()
-}
+use common::{idle_guest, qemu_processes_with};
 
 #[test]
 fn clean_removes_the_vm_of_a_run_killed_with_sigkill() {

@@ -1,12 +1,11 @@
 //! The QEMU wrap against a real QEMU: QMP control, a guest that never answers, a missing
 //! kernel. Needs qemu-system-x86_64 (`scripts/setup` installs it).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod common;
 
-use common::{run, run_options, temp_dirs_with};
+use common::{idle_guest, qemu_processes_with, run, run_options, temp_dirs_with};
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::RESULTS_FILE;
@@ -15,32 +14,10 @@ use shrinkwrap::wrap::qemu::QemuWrap;
 use shrinkwrap::wrap::qmp::QmpClient;
 use shrinkwrap::wrap::{PrepareContext, Wrap};
 
-/// A boot sector that halts forever: a guest that boots and never serves anything.
-fn idle_guest(dir: &Path) -> PathBuf {
-    let mut sector = vec![0xF4, 0xEB, 0xFD]; // hlt; jmp hlt
-    sector.resize(510, 0);
-    sector.extend_from_slice(&[0x55, 0xAA]);
-    let path = dir.join("idle.img");
-    std::fs::write(&path, sector).unwrap();
-    path
-}
-
 /// Held by the tests that measure a real guest, one at a time: two TCG guests measured at
 /// once on two cores starve each other (a Hermit guest then stopped answering after its
 /// first response), which tests nothing but the machine's load.
 static ONE_GUEST_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn qemu_processes_with(marker: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|cmd| {
-            let cmd = String::from_utf8_lossy(cmd);
-            cmd.starts_with("qemu-system") && cmd.contains(marker)
-        })
-        .count()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn qmp_handshake_status_and_quit() {

@@ -44,3 +44,25 @@ pub fn temp_dirs_with(prefix: &str) -> usize {
         .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .count()
 }
+
+/// A boot sector that halts forever: a guest that boots and never serves anything.
+pub fn idle_guest(dir: &Path) -> std::path::PathBuf {
+    let mut sector = vec![0xF4, 0xEB, 0xFD]; // hlt; jmp hlt
+    sector.resize(510, 0);
+    sector.extend_from_slice(&[0x55, 0xAA]);
+    let path = dir.join("idle.img");
+    std::fs::write(&path, sector).unwrap();
+    path
+}
+
+/// QEMU processes whose command line names `marker`.
+pub fn qemu_processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|cmd| {
+            let cmd = String::from_utf8_lossy(cmd);
+            cmd.starts_with("qemu-system") && cmd.contains(marker)
+        })
+        .count()
+}
