@@ -79,9 +79,17 @@ fn the_default_scenario_measures_the_wraps_the_readme_lists() {
             ("gvisor", "container"),
             ("hermit", "qemu"),
             ("hermit-restored", "qemu"),
-            ("appliance", "qemu")
+            ("appliance", "qemu"),
+            ("vm", "qemu")
         ]
     );
+    let readme = std::fs::read_to_string(repository_root().join("README.md")).unwrap();
+    for (name, _) in kinds {
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "the README's table of wraps lacks {name}"
+        );
+    }
     assert_eq!(scenario.runs, 10);
     let runtimes: Vec<&str> = scenario
         .wraps

@@ -41,7 +41,7 @@ impl Contents {
             self.setuid += 1;
         }
         let name = path.rsplit('/').next().unwrap_or(path);
-        if SHELLS.contains(&name) {
+        if mode & 0o111 != 0 && SHELLS.contains(&name) {
             self.shells.push(format!(
                 "/{}",
                 path.trim_start_matches("./").trim_start_matches('/')
@@ -134,19 +134,24 @@ pub fn from_saved_image(tarball: &[u8], host_kernel: &str) -> std::io::Result<Co
     Ok(contents)
 }
 
-/// Facts of a Linux appliance from its initramfs list (gen_init_cpio format: `file NAME
-/// LOCATION MODE UID GID`), plus its kernel.
-pub fn from_initramfs_list(list: &str, kernel: &Path) -> Contents {
-    let mut contents = Contents {
-        kernel: kernel_fact(kernel),
-        ..Contents::default()
-    };
+/// Facts of an image from its file list (gen_init_cpio format: `file NAME LOCATION MODE UID
+/// GID`): an appliance's initramfs or a disk's files. The kernel is the `-kernel` file's when
+/// there is one, else the `/boot/vmlinuz-VERSION` the list names (a VM booting from a disk).
+pub fn from_initramfs_list(list: &str, kernel: Option<&Path>) -> Contents {
+    let mut contents = Contents::default();
+    let mut listed_kernel = None;
     for line in list.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if let ["file", name, _location, mode, ..] = fields.as_slice() {
             contents.add_file(name, u32::from_str_radix(mode, 8).unwrap_or(0));
+            listed_kernel = listed_kernel.or_else(|| name.strip_prefix("/boot/vmlinuz-"));
         }
     }
+    contents.kernel = match (kernel, listed_kernel) {
+        (Some(kernel), _) => kernel_fact(kernel),
+        (None, Some(version)) => format!("Linux {version} on its disk"),
+        (None, None) => "unknown (boots from a disk)".to_string(),
+    };
     contents
 }
 
@@ -293,7 +298,7 @@ mod tests {
         let list = "# comment\ndir /dev 0755 0 0\nnod /dev/null 0666 0 0 c 1 3\n\
                     file /init /w/init 0755 0 0\nfile /lib/libc.so.6 /x 0644 0 0\n\
                     file /bin/busybox /y 4755 0 0\nslink /bin/sh busybox 0777 0 0\n";
-        let contents = from_initramfs_list(list, Path::new("/nonexistent/bzImage"));
+        let contents = from_initramfs_list(list, Some(Path::new("/nonexistent/bzImage")));
         assert_eq!(
             (contents.files, contents.executables, contents.setuid),
             (3, 2, 1)
@@ -304,6 +309,17 @@ mod tests {
             "{}",
             contents.kernel
         );
+    }
+
+    #[test]
+    fn a_disk_list_names_its_kernel_by_its_boot_file() {
+        let list = "file /boot/vmlinuz-6.1.0-50-cloud-amd64 - 644 0 0\n\
+                    file /usr/bin/dash - 755 0 0\nfile /usr/share/menu/dash - 644 0 0\n";
+        let contents = from_initramfs_list(list, None);
+        assert_eq!(contents.kernel, "Linux 6.1.0-50-cloud-amd64 on its disk");
+        assert_eq!(contents.shells, vec!["/usr/bin/dash".to_string()]);
+        let without = from_initramfs_list("file /usr/bin/x - 755 0 0\n", None);
+        assert_eq!(without.kernel, "unknown (boots from a disk)");
     }
 
     #[test]

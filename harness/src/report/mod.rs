@@ -378,11 +378,19 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
         .iter()
         .filter(|s| s.kind == "qemu" && s.kernel.starts_with("Linux"))
     {
-        notes.push(format!(
-            "{}: its boot file is a bzImage, itself compressed (kernel and built-in initramfs): \
-             its apparent size is not the size of what it unpacks to",
-            s.wrap
-        ));
+        notes.push(if s.kernel.ends_with("on its disk") {
+            format!(
+                "{}: its image is a raw disk: the apparent size counts its file systems' free \
+                 blocks, which compress to almost nothing",
+                s.wrap
+            )
+        } else {
+            format!(
+                "{}: its boot file is a bzImage, itself compressed (kernel and built-in \
+                 initramfs): its apparent size is not the size of what it unpacks to",
+                s.wrap
+            )
+        });
     }
     notes.extend(accelerator_notes(summaries));
     let kinds = distinct_kinds(summaries);

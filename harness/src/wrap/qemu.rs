@@ -148,9 +148,7 @@ impl QemuWrap {
             Some(list) => {
                 let list = check("qemu.contents", list)?;
                 std::fs::read_to_string(&list)
-                    .map(|text| {
-                        contents::from_initramfs_list(&text, kernel.as_deref().unwrap_or(&list))
-                    })
+                    .map(|text| contents::from_initramfs_list(&text, kernel.as_deref()))
                     .map_err(|e| format!("reading {}: {e}", list.display()))
             }
             None if disks.is_empty() => {
