@@ -29,8 +29,15 @@ async fn the_classic_vm_boots_from_its_disk_and_serves() {
         ready <= first && first - ready < 1000.0,
         "{ready} ms, {first} ms"
     );
-    // The kernel prints before systemd starts the service.
-    assert!(row.first_output_ms.unwrap() < ready);
+    // The console shows the boot in order: the kernel's first output, its handing over to
+    // the initramfs, systemd starting, the service listening.
+    let phases = row.console_phases();
+    let names: Vec<&str> = phases.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["initramfs", "systemd"], "{}", row.console_phases);
+    let mut times = vec![row.first_output_ms.unwrap()];
+    times.extend(phases.iter().map(|(_, ms)| ms));
+    times.push(ready);
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
 
     // The image is the disk file, and its kernel is the one dpkg installed on it.
     let image = ImageCache::for_repository(repository_root())

@@ -43,6 +43,9 @@ pub struct WrapSummary {
     pub security: String,
     /// Observability hooks the wrap offered during the runs.
     pub apm: String,
+    /// Where the ok runs' start-up went, when phase lines marked it on the console: the
+    /// first output, each console phase and the ready line, ms after launch, by median.
+    pub start_up: Vec<(String, Summary)>,
 }
 
 impl WrapSummary {
@@ -101,7 +104,42 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         kernel: first.image_kernel.clone(),
         security: security_facts(first),
         apm: observability_hooks(rows),
+        start_up: start_up(&ok),
     }
+}
+
+/// The console's phases of the ok runs, ordered by median; empty when the wrap's console
+/// marked no phase lines.
+fn start_up(ok: &[&ResultRow]) -> Vec<(String, Summary)> {
+    let mut names: Vec<&str> = Vec::new();
+    for row in ok {
+        for (name, _) in row.console_phases() {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let of = |name: &str, value: &dyn Fn(&ResultRow) -> Option<f64>| {
+        let samples: Vec<f64> = ok.iter().filter_map(|r| value(r)).collect();
+        Summary::of(&samples).map(|s| (name.to_string(), s))
+    };
+    let mut phases: Vec<(String, Summary)> = names
+        .iter()
+        .filter_map(|&name| {
+            of(name, &|r: &ResultRow| {
+                r.console_phases()
+                    .into_iter()
+                    .find_map(|(n, ms)| (n == name).then_some(ms))
+            })
+        })
+        .chain(of("first output", &|r: &ResultRow| r.first_output_ms))
+        .chain(of("ready line", &|r: &ResultRow| r.ready_line_ms))
+        .collect();
+    phases.sort_by(|a, b| a.1.median.total_cmp(&b.1.median));
+    phases
 }
 
 /// Failed runs of one kind.

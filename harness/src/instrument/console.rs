@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::probe::StopFlag;
+use crate::scenario::PhaseLine;
 
 /// What the console showed, with times on the launch clock.
 #[derive(Debug, Default, Clone)]
@@ -17,6 +18,8 @@ pub struct Console {
     pub first_output: Option<Duration>,
     /// The line saying the instance listens.
     pub ready_line: Option<Duration>,
+    /// The phase lines seen, by name, in the order they appeared.
+    pub phases: Vec<(String, Duration)>,
     /// The first line that says the instance failed.
     pub fatal_line: Option<String>,
     /// The last line that was not blank.
@@ -30,6 +33,8 @@ pub struct Watch {
     pub ready_line: Option<String>,
     /// Texts of lines saying the instance failed.
     pub fatal_lines: Vec<String>,
+    /// Lines marking phases of the start-up.
+    pub phase_lines: Vec<PhaseLine>,
     /// Raised by the ready line.
     pub listening: StopFlag,
     /// Raised by a fatal line.
@@ -139,7 +144,54 @@ fn see_line(line: &str, now: Duration, watch: &Watch, state: &mut Console) {
         state.fatal_line = Some(line.to_string());
         watch.fatal.raise();
     }
+    for phase in &watch.phase_lines {
+        if line.contains(phase.line.as_str()) && !state.phases.iter().any(|(n, _)| *n == phase.name)
+        {
+            state.phases.push((phase.name.clone(), now));
+        }
+    }
     if !line.trim().is_empty() {
         state.last_line = line.to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_lines_are_timed_once_each_in_the_order_seen() {
+        let phase = |name: &str, line: &str| PhaseLine {
+            name: name.to_string(),
+            line: line.to_string(),
+        };
+        let watch = Watch {
+            ready_line: Some("listening".to_string()),
+            fatal_lines: Vec::new(),
+            phase_lines: vec![
+                phase("systemd", "running in system mode"),
+                phase("init", "Run /init"),
+            ],
+            listening: StopFlag::default(),
+            fatal: StopFlag::default(),
+        };
+        let mut state = Console::default();
+        let lines = [
+            "[ 2.68] Run /init as init process",
+            "[ 5.31] systemd[1]: systemd 252 running in system mode (+PAM)",
+            "[ 9.00] Run /init again",
+            "hello-rust: listening on http://0.0.0.0:8080/",
+        ];
+        for (second, line) in lines.iter().enumerate() {
+            see_line(line, Duration::from_secs(second as u64), &watch, &mut state);
+        }
+        let seen: Vec<(&str, u64)> = state
+            .phases
+            .iter()
+            .map(|(name, at)| (name.as_str(), at.as_secs()))
+            .collect();
+        assert_eq!(seen, [("init", 0), ("systemd", 1)]);
+        assert_eq!(state.ready_line, Some(Duration::from_secs(3)));
+        assert!(watch.listening.is_raised());
     }
 }

@@ -168,6 +168,10 @@ pub struct ResultRow {
     pub first_output_ms: Option<f64>,
     /// Phase: the guest's own "listening" line on the console, ms after launch.
     pub ready_line_ms: Option<f64>,
+    /// Phases the wrap's phase lines marked on the console, as `name=ms` pairs in the order
+    /// seen, `;`-separated (empty: none), ms after launch.
+    #[serde(default)]
+    pub console_phases: String,
     /// `ttfr_ms - ready_line_ms`: how long after the guest said it listens the probe saw
     /// its first `200`.
     #[serde(default)]
@@ -194,6 +198,28 @@ pub struct ResultRow {
     pub image_shells: String,
     /// The kernel that comes with the image.
     pub image_kernel: String,
+}
+
+/// The `console_phases` cell of phases timed on the launch clock: `name=ms;...`.
+pub fn console_phases_cell(phases: &[(String, std::time::Duration)]) -> String {
+    phases
+        .iter()
+        .map(|(name, at)| format!("{name}={:.1}", at.as_secs_f64() * 1000.0))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+impl ResultRow {
+    /// The console phases of the row, in the order seen; malformed pairs are skipped.
+    pub fn console_phases(&self) -> Vec<(&str, f64)> {
+        self.console_phases
+            .split(';')
+            .filter_map(|pair| {
+                let (name, ms) = pair.split_once('=')?;
+                Some((name, ms.parse().ok()?))
+            })
+            .collect()
+    }
 }
 
 /// Writes rows to a new results file, one flushed row at a time.
@@ -362,6 +388,7 @@ pub(crate) mod tests {
             qmp_ready_ms: None,
             first_output_ms: None,
             ready_line_ms: None,
+            console_phases: String::new(),
             probe_lag_ms: None,
             probe_answer_ms: Some(0.2),
             guest_memory_mb: None,

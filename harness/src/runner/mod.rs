@@ -350,6 +350,7 @@ pub fn result_row(
         qmp_ready_ms: millis(m.qmp_ready),
         first_output_ms: millis(m.first_output),
         ready_line_ms: millis(m.ready_line),
+        console_phases: crate::results::console_phases_cell(&m.console_phases),
         // Signed: a console line read late shows as a negative lag, never as zero.
         probe_lag_ms: match (millis(m.ttfr), millis(m.ready_line)) {
             (Some(ttfr), Some(ready)) if m.ok => Some(ttfr - ready),

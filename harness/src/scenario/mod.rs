@@ -288,6 +288,10 @@ pub struct QemuSpec {
     /// Console line fragments meaning the guest failed: the launch ends at once.
     #[serde(default = "default_fatal_lines")]
     pub fatal_lines: Vec<String>,
+    /// Console lines that mark where the boot has got to (the kernel starting its init,
+    /// systemd starting), timed and recorded as the run's console phases.
+    #[serde(default)]
+    pub phase_lines: Vec<PhaseLine>,
     /// More QEMU arguments, appended as given.
     #[serde(default)]
     pub extra_args: Vec<String>,
@@ -299,6 +303,17 @@ pub struct QemuSpec {
     /// Where a restored guest's RAM comes from.
     #[serde(default)]
     pub restore_ram: RestoreRam,
+}
+
+/// A console line that marks a phase of the boot: `name` is recorded when `line` first
+/// appears in a console line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseLine {
+    /// The phase's name in the results (letters, digits, `-` and `_`).
+    pub name: String,
+    /// A fragment of the console line.
+    pub line: String,
 }
 
 /// Where a restored VM's guest RAM comes from.
@@ -558,6 +573,30 @@ qemu = { kernel = "k.bin", guest_port = 8080, accel = "tcg" }
         );
         assert_eq!(s.wraps[1].probe_pause.as_millis(), 1);
         assert_eq!(s.base_dir(), Path::new("scenarios"));
+    }
+
+    #[test]
+    fn phase_lines_are_named_once_each_by_one_word() {
+        let with = |phases: &str| {
+            GOOD.replace(
+                "accel = \"tcg\" }",
+                &format!("accel = \"tcg\", phase_lines = [{phases}] }}"),
+            )
+        };
+        let good = with(r#"{ name = "init", line = "Run /init" }"#);
+        let Launch::Qemu(q) = &parse(&good).unwrap().wraps[1].launch else {
+            panic!("second wrap should be qemu")
+        };
+        assert_eq!(q.phase_lines[0].name, "init");
+        for bad in [
+            r#"{ name = "init=1", line = "Run /init" }"#,
+            r#"{ name = "a", line = "x" }, { name = "a", line = "y" }"#,
+            r#"{ name = "a", line = "" }"#,
+        ] {
+            let (line, message) = error_of(&with(bad));
+            assert_eq!(line, 15, "{bad}");
+            assert!(message.contains("qemu.phase_lines"), "{message}");
+        }
     }
 
     #[test]

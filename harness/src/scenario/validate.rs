@@ -8,8 +8,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    Checker, ContainerSpec, ImageSpec, Launch, MAX_TIMEOUT_S, ProcessSpec, QemuSpec, ScenarioError,
-    Timeouts, WrapSpec, is_identifier,
+    Checker, ContainerSpec, ImageSpec, Launch, MAX_TIMEOUT_S, PhaseLine, ProcessSpec, QemuSpec,
+    ScenarioError, Timeouts, WrapSpec, is_identifier,
 };
 
 /// The kinds a scenario may name.
@@ -202,6 +202,11 @@ fn qemu_launch(
         Some("qemu.initrd needs qemu.kernel")
     } else if qemu.memory_mb == 0 || qemu.vcpus == 0 {
         Some("qemu.memory_mb and qemu.vcpus must be at least 1")
+    } else if !phase_names_are_distinct_words(&qemu.phase_lines) {
+        Some(
+            "qemu.phase_lines: each name must be one word (letters, digits, - or _), each \
+             named once, and each line not empty",
+        )
     } else {
         None
     };
@@ -209,6 +214,15 @@ fn qemu_launch(
         return Err(check.error(qemu_span, format!("wrap '{name}': {problem}")));
     }
     Ok((Launch::Qemu(Box::new(qemu)), VIRTUAL_MACHINE))
+}
+
+/// Whether phase names can stand as `name=ms` pairs in one results cell, once each.
+fn phase_names_are_distinct_words(phases: &[PhaseLine]) -> bool {
+    let names: std::collections::BTreeSet<&str> = phases.iter().map(|p| p.name.as_str()).collect();
+    names.len() == phases.len()
+        && phases
+            .iter()
+            .all(|p| is_identifier(&p.name) && !p.line.is_empty())
 }
 
 fn process_launch(

@@ -13,6 +13,7 @@ use super::{LaunchContext, Measurement, Wrap, probe_target};
 use crate::instrument::console::{ConsoleWatcher, Watch};
 use crate::instrument::probe::{self, BodyError, FirstResponse, ProbeError, ProbeTarget, StopFlag};
 use crate::results::Failure;
+use crate::scenario::PhaseLine;
 
 /// What an instance raises while it starts.
 #[derive(Debug, Clone, Default)]
@@ -24,11 +25,18 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// A console watch raising these signals on a ready line and on fatal lines.
-    pub fn watch(&self, ready_line: Option<String>, fatal_lines: Vec<String>) -> Watch {
+    /// A console watch raising these signals on a ready line and on fatal lines, and timing
+    /// phase lines.
+    pub fn watch(
+        &self,
+        ready_line: Option<String>,
+        fatal_lines: Vec<String>,
+        phase_lines: Vec<PhaseLine>,
+    ) -> Watch {
         Watch {
             ready_line,
             fatal_lines,
+            phase_lines,
             listening: self.listening.clone(),
             fatal: self.give_up.clone(),
         }
@@ -117,6 +125,7 @@ pub async fn launch_once(wrap: &dyn Wrap, context: &LaunchContext, run_name: &st
         let seen = console.finish().await;
         m.first_output = seen.first_output;
         m.ready_line = seen.ready_line;
+        m.console_phases = seen.phases;
         // An interrupted launch is not a failure of the instance: its console is not kept.
         if !ok && !context.interrupt.is_raised() {
             let kept = keep_console_log(

@@ -111,6 +111,8 @@ pub struct Measurement {
     pub first_output: Option<Duration>,
     /// Phase: the guest's ready line on the console.
     pub ready_line: Option<Duration>,
+    /// Phases marked by the wrap's phase lines on the console, in the order seen.
+    pub console_phases: Vec<(String, Duration)>,
 }
 
 impl Measurement {

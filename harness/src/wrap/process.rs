@@ -211,6 +211,7 @@ impl Instance for ProcessInstance {
         let watch = signals.watch(
             self.wrap.process.ready_line.clone(),
             self.wrap.process.fatal_lines.clone(),
+            Vec::new(),
         );
         let log = self.dir.path().join("output.log");
         self.console = Some(ConsoleWatcher::start(output, log, launched, watch));

@@ -508,6 +508,7 @@ impl Instance for QemuInstance {
         let watch = signals.watch(
             self.wrap.qemu.ready_line.clone(),
             self.wrap.qemu.fatal_lines.clone(),
+            self.wrap.qemu.phase_lines.clone(),
         );
         let log = self.dir.path().join("serial.log");
         self.console = child
