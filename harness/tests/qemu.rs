@@ -222,6 +222,38 @@ qemu = { kernel = "unikernel.bin", accel = "tcg", guest_port = 8080 }
     assert!(!out.join(RESULTS_FILE).exists());
 }
 
+/// A guest that says it listens but whose answers never reach the host (here: the scenario
+/// forwards to a port the guest does not listen on) fails with what to try: the port, the
+/// machine type, the NIC model.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_that_listens_but_never_answers_is_told_what_to_try() {
+    let _one_guest = ONE_GUEST_AT_A_TIME.lock().await;
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-unanswered-{}", std::process::id());
+    let mut scenario =
+        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
+    scenario.select_wraps(&["hermit".to_string()]).unwrap();
+    scenario.wraps[0].timeouts.ready = std::time::Duration::from_secs(5);
+    if let Launch::Qemu(qemu) = &mut scenario.wraps[0].launch {
+        qemu.guest_port = 8081;
+    }
+    let outcome = run(&scenario, &run_options(&session, out.path(), 1))
+        .await
+        .unwrap();
+    let row = &outcome.rows[0];
+    assert!(!row.ok);
+    assert!(row.ready_line_ms.is_some(), "the guest said it listens");
+    for hint in [
+        "the guest said it listens",
+        "check guest_port (8081)",
+        "machine = \"pc\"",
+        "nic = \"e1000\"",
+    ] {
+        assert!(row.error.contains(hint), "{hint}: {}", row.error);
+    }
+    assert_eq!(qemu_processes_with(&format!("shrinkwrap-{session}-")), 0);
+}
+
 /// The default scenario's restored Hermit with one more argument, `-name MARKER`: a machine
 /// of its own, so this test makes and removes its own saved states.
 fn restored_hermit(marker: &str, memory_mb: u32, ram: RestoreRam) -> Scenario {

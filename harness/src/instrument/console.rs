@@ -76,6 +76,11 @@ impl ConsoleWatcher {
         self.lock().fatal_line.clone()
     }
 
+    /// Whether the ready line has been seen so far.
+    pub fn ready_line_seen(&self) -> bool {
+        self.lock().ready_line.is_some()
+    }
+
     /// The last line that was not blank, so far.
     pub fn last_line(&self) -> String {
         self.lock().last_line.clone()

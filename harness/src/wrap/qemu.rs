@@ -89,6 +89,23 @@ async fn choose_accel(
     }
 }
 
+/// What to try when a guest listens but its answers never reach the host: the port, the
+/// machine type and the NIC model, the settings a guest's network depends on.
+fn network_hint(qemu: &QemuSpec) -> String {
+    let other_machine = if qemu.machine.starts_with("pc") {
+        "q35"
+    } else {
+        "pc"
+    };
+    format!(
+        "check guest_port ({}), then try machine = \"{other_machine}\" (a Unikraft 0.13 kernel \
+         answered on pc and not on q35; Unikraft's tooling boots x86_64 kernels on pc) or another \
+         NIC model (nic = \"e1000\", or nic_options = \"disable-legacy=on\" for drivers of \
+         modern virtio only)",
+        qemu.guest_port
+    )
+}
+
 /// Checks that a bring-your-own VM's kernel, initrd, disks and contents list exist.
 pub fn boot_files_exist(qemu: &QemuSpec, base: &Path) -> Result<(), WrapError> {
     let named = [
@@ -542,9 +559,25 @@ impl Instance for QemuInstance {
     }
 
     async fn explain(&mut self, probe_error: String) -> String {
-        match self.console.as_ref().and_then(ConsoleWatcher::fatal_line) {
-            Some(line) => format!("the guest failed: {line:?}"),
-            None => probe_error,
+        let console = self.console.as_ref();
+        if let Some(line) = console.and_then(ConsoleWatcher::fatal_line) {
+            return format!("the guest failed: {line:?}");
+        }
+        let qemu = &self.wrap.qemu;
+        if console.is_some_and(ConsoleWatcher::ready_line_seen) {
+            format!(
+                "{probe_error}; the guest said it listens, but no answer came through QEMU's \
+                 user network: {}",
+                network_hint(qemu)
+            )
+        } else if qemu.ready_line.is_none() {
+            format!(
+                "{probe_error}; if the guest does listen: {} (a ready_line tells a silent guest \
+                 from a silent network)",
+                network_hint(qemu)
+            )
+        } else {
+            probe_error
         }
     }
 
