@@ -10,6 +10,7 @@ use shrinkwrap::analysis::regression::{self, Budgets};
 use shrinkwrap::analysis::summarize;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
+use shrinkwrap::report::plot::{self, PlotError, Provenance};
 use shrinkwrap::report::progress::Progress;
 use shrinkwrap::report::{self, Style, export};
 use shrinkwrap::repository_root;
@@ -48,7 +49,7 @@ struct RunArgs {
     /// Before measuring each VM, find its smallest working guest RAM by binary search.
     #[arg(long)]
     min_memory: bool,
-    /// Folder for the plots (default: plots/ and the results folder's name).
+    /// Folder for the figures (default: figures/ in the results folder).
     #[arg(long)]
     plots: Option<PathBuf>,
 }
@@ -68,13 +69,13 @@ enum Command {
         #[arg(long)]
         rebuild: bool,
     },
-    /// Draw the comparison plots (SVG and PNG) of existing results: one figure per host and
-    /// scenario.
+    /// Draw the figures for slides (SVG and PNG, 16:9) of existing results: one set per host
+    /// and scenario.
     Plot {
         /// results.csv, or a folder searched for them (several runs or hosts).
         results: PathBuf,
-        /// Output folder (default: plots/ and the results folder's name; a subfolder per
-        /// host and scenario when there are several).
+        /// Output folder (default: figures/ in the results folder; a subfolder per host and
+        /// scenario when there are several).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -245,44 +246,23 @@ fn new_results_dir(scenario: &str) -> PathBuf {
         .unwrap_or_else(|| base.join(format!("{scenario}-{started}-{}", std::process::id())))
 }
 
-/// The default plots folder of a results folder: plots/ and the same name.
+/// The default figures folder of a results folder: `figures/` inside it, beside the results.
 fn default_plots_dir(results_dir: &Path) -> PathBuf {
-    let name = results_dir
-        .file_name()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("latest"));
-    repository_root().join("plots").join(name)
+    results_dir.join("figures")
 }
 
-/// What a figure shows: scenario, runs, host and when, so a slide carries its provenance.
-fn plot_title(rows: &[ResultRow]) -> String {
-    let Some(first) = rows.first() else {
-        return String::new();
-    };
-    let runs = rows.iter().map(|r| r.run).max().unwrap_or(0);
-    let day = first.timestamp.get(..10).unwrap_or(&first.timestamp);
-    let accels = results::distinct(rows.iter().filter(|r| r.kind == "qemu"), |r| &r.accel);
-    let vms = if accels.is_empty() {
-        String::new()
-    } else {
-        format!(" · VMs under {}", accels.join("/"))
-    };
-    format!(
-        "{}: median of up to {runs} cold starts, whiskers its 95% interval (min–max under 6 runs) · {} ({}){vms} · {day}",
-        first.scenario, first.host, first.host_cpu
-    )
+/// Draws the figures of rows of one host and scenario into `dir`; returns the files.
+fn render_figures(rows: &[ResultRow], dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let provenance = Provenance::of(rows).ok_or(PlotError::Empty)?;
+    plot::render_all(&summarize(rows), &provenance, dir)
 }
 
-/// Draws the plots and says where they are; a figure that fails is a warning, never a
+/// Draws the figures and says where they are; a figure that fails is a warning, never a
 /// lost run.
 fn draw_plots(rows: &[ResultRow], dir: &Path) {
-    let summaries = summarize(rows);
-    match shrinkwrap::report::plot::render_comparison(&summaries, &plot_title(rows), dir) {
-        Ok(paths) => {
-            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            println!("plots: {}", names.join(", "));
-        }
-        Err(e) => eprintln!("warning: no plots: {e}"),
+    match render_figures(rows, dir) {
+        Ok(paths) => println!("figures: {} ({} files)", dir.display(), paths.len()),
+        Err(e) => eprintln!("warning: no figures: {e}"),
     }
 }
 
@@ -461,8 +441,7 @@ fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
             1 => dir.clone(),
             _ => dir.join(format!("{scenario}-{host}")),
         };
-        let paths =
-            shrinkwrap::report::plot::render_comparison(&summarize(rows), &plot_title(rows), &dir)?;
+        let paths = render_figures(rows, &dir)?;
         for path in paths {
             println!("{}", path.display());
         }

@@ -116,7 +116,17 @@ fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
         .unwrap_or_else(|| panic!("{summary}"));
     assert!(ttfr.contains(",container,native,2,2,ttfr_ms,2,"), "{ttfr}");
     assert!(out_dir.join("summary.json").is_file());
-    assert!(plots.join("comparison.svg").is_file() && plots.join("comparison.png").is_file());
+    for figure in [
+        "image-size",
+        "image-compressed",
+        "first-response",
+        "host-memory",
+    ] {
+        for format in ["svg", "png"] {
+            let file = plots.join(format!("{figure}.{format}"));
+            assert!(file.is_file(), "{}", file.display());
+        }
+    }
 
     let report = shrinkwrap(&["report", "--markdown", out_dir.to_str().unwrap()], &[]);
     assert!(report.status.success(), "{}", stderr(&report));
@@ -367,7 +377,7 @@ fn report_keeps_each_hosts_rows_apart() {
     let output = shrinkwrap(&args, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     for host in ["vm", "otherhost"] {
-        let figure = plots.join(format!("hello-rust-{host}/comparison.svg"));
+        let figure = plots.join(format!("hello-rust-{host}/first-response.svg"));
         assert!(figure.is_file(), "a figure per host: {}", figure.display());
     }
 }

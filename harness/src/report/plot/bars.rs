@@ -1,0 +1,253 @@
+//! One headline figure as a slide: a horizontal bar per wrap at its median, the median's
+//! 95% confidence interval as the whisker (min–max under 6 runs), the median written beside
+//! it, on a log axis when the medians lie far apart.
+
+use std::path::Path;
+
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::style::{self, FONT, LABEL_PX, NOTE_PX, SIZE, Scale, TICK_PX, TITLE_PX};
+use super::{Provenance, whiskers};
+use crate::analysis::WrapSummary;
+use crate::figure::Figure;
+
+/// One wrap's bar, in the figure's display unit.
+struct Bar {
+    wrap: String,
+    /// Median and whisker ends; `None` when the wrap has no value for the figure.
+    value: Option<(f64, f64, f64)>,
+    text: String,
+}
+
+fn bars(figure: &Figure, summaries: &[WrapSummary]) -> Vec<Bar> {
+    summaries
+        .iter()
+        .map(|s| match s.get(figure) {
+            Some(summary) => {
+                let (low, high) = whiskers(summary);
+                Bar {
+                    wrap: s.wrap.clone(),
+                    value: Some((
+                        figure.scaled(summary.median),
+                        figure.scaled(low),
+                        figure.scaled(high),
+                    )),
+                    text: figure.format(summary.median),
+                }
+            }
+            None => Bar {
+                wrap: s.wrap.clone(),
+                value: None,
+                text: "no ok run".to_string(),
+            },
+        })
+        .collect()
+}
+
+/// Draws `figure` into `svg` and `png`.
+pub fn render(
+    figure: &Figure,
+    summaries: &[WrapSummary],
+    provenance: &Provenance,
+    svg: &Path,
+    png: &Path,
+) -> Result<(), (std::path::PathBuf, String)> {
+    let bars = bars(figure, summaries);
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |reason| (path, reason)
+    };
+    draw(
+        SVGBackend::new(svg, SIZE).into_drawing_area(),
+        figure,
+        &bars,
+        provenance,
+    )
+    .map_err(failed(svg))?;
+    draw(
+        BitMapBackend::new(png, SIZE).into_drawing_area(),
+        figure,
+        &bars,
+        provenance,
+    )
+    .map_err(failed(png))
+}
+
+fn title(figure: &Figure, provenance: &Provenance) -> String {
+    if figure.per_image() {
+        format!("{}: one value per image", figure.title)
+    } else {
+        format!(
+            "{}: median of up to {} cold starts",
+            figure.title, provenance.runs
+        )
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    figure: &Figure,
+    bars: &[Bar],
+    provenance: &Provenance,
+) -> Result<(), String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|e| text(&e))?;
+    let (chart_area, note_area) = root.split_vertically(SIZE.1 - NOTE_PX * 3);
+    let whisker_note = if figure.per_image() {
+        ""
+    } else {
+        " · whiskers: the median's 95% confidence interval (min–max under 6 runs)"
+    };
+    note_area
+        .draw(&Text::new(
+            format!("{}{whisker_note}", provenance.footnote()),
+            (24, NOTE_PX as i32),
+            (FONT, NOTE_PX).into_font().color(&BLACK.mix(0.7)),
+        ))
+        .map_err(|e| text(&e))?;
+    let values: Vec<f64> = bars.iter().filter_map(|b| b.value.map(|v| v.0)).collect();
+    let highs = bars.iter().filter_map(|b| b.value.map(|v| v.2));
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = highs.fold(0.0, f64::max);
+    let scale = style::Scale::for_range(min, max);
+    let widest = bars.iter().map(|b| b.wrap.len()).max().unwrap_or(4) as u32;
+    let mut builder = ChartBuilder::on(&chart_area);
+    builder
+        .caption(title(figure, provenance), (FONT, TITLE_PX))
+        .margin(30)
+        .margin_right(60)
+        .x_label_area_size(LABEL_PX * 3)
+        .y_label_area_size(widest * LABEL_PX * 2 / 3 + 30);
+    let slots = bars.len() as f64;
+    let axis = format!("{} ({})", figure.title, scale.describe(figure.unit));
+    match scale {
+        Scale::Linear { top } => {
+            let chart = builder
+                .build_cartesian_2d(0f64..top, 0f64..slots)
+                .map_err(|e| text(&e))?;
+            fill(chart, bars, &axis, 0.0)
+        }
+        Scale::Log { low, high } => {
+            let chart = builder
+                .build_cartesian_2d((low..high).log_scale(), 0f64..slots)
+                .map_err(|e| text(&e))?;
+            fill(chart, bars, &axis, low)
+        }
+    }?;
+    root.present().map_err(|e| text(&e))
+}
+
+/// The bar of slot `i` (counted from the top) spans these y values.
+fn slot(i: usize, slots: usize) -> (f64, f64) {
+    let bottom = (slots - 1 - i) as f64;
+    (bottom + 0.2, bottom + 0.8)
+}
+
+/// Draws the axes, bars, whiskers and values on a chart whose x axis starts at `origin`.
+fn fill<DB, X>(
+    mut chart: ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    bars: &[Bar],
+    axis: &str,
+    origin: f64,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let names: Vec<&str> = bars.iter().map(|b| b.wrap.as_str()).collect();
+    let slots = bars.len();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .y_labels(slots * 2 + 1)
+        .y_label_formatter(&|y| {
+            // Only slot centres carry a name; slot 0 is the top bar.
+            let from_bottom = y - 0.5;
+            let on_centre = (from_bottom - from_bottom.round()).abs() < 1e-6;
+            let index = slots as f64 - 1.0 - from_bottom.round();
+            match (on_centre, index >= 0.0) {
+                (true, true) => names
+                    .get(index as usize)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            }
+        })
+        .x_label_formatter(&|x| tick(*x))
+        .x_desc(axis)
+        .label_style((FONT, LABEL_PX))
+        .axis_desc_style((FONT, LABEL_PX))
+        .x_label_style((FONT, TICK_PX))
+        .draw()
+        .map_err(|e| text(&e))?;
+    for (i, bar) in bars.iter().enumerate() {
+        let (bottom, top) = slot(i, slots);
+        let centre = (bottom + top) / 2.0;
+        let color = Palette99::pick(i).to_rgba();
+        let value_style = (FONT, TICK_PX)
+            .into_text_style(chart.plotting_area())
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        let Some((median, low, high)) = bar.value else {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    bar.text.clone(),
+                    (origin, centre),
+                    value_style,
+                )))
+                .map_err(|e| text(&e))?;
+            continue;
+        };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(origin, bottom), (median, top)],
+                color.mix(0.85).filled(),
+            )))
+            .map_err(|e| text(&e))?;
+        if high > low {
+            let (cap_low, cap_high) = (centre - 0.12, centre + 0.12);
+            let whisker = [
+                vec![(low, centre), (high, centre)],
+                vec![(low, cap_low), (low, cap_high)],
+                vec![(high, cap_low), (high, cap_high)],
+            ];
+            chart
+                .draw_series(
+                    whisker
+                        .into_iter()
+                        .map(|line| PathElement::new(line, BLACK.stroke_width(3))),
+                )
+                .map_err(|e| text(&e))?;
+        }
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("  {}", bar.text),
+                (high, centre),
+                value_style,
+            )))
+            .map_err(|e| text(&e))?;
+    }
+    Ok(())
+}
+
+/// A tick label without trailing zeros: `1000`, `2.5`, `0.01`.
+fn tick(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ticks_carry_no_trailing_zeros() {
+        let ticks: Vec<String> = [1000.0, 2.5, 0.01, 0.0]
+            .into_iter()
+            .map(super::tick)
+            .collect();
+        assert_eq!(ticks, ["1000", "2.5", "0.01", "0"]);
+    }
+}

@@ -1,0 +1,213 @@
+//! Figures for slides, one file per figure, each 16:9 in SVG and PNG with an embedded font
+//! (DejaVu Sans, so no system fonts are needed) and a footnote saying what was measured
+//! where: a bar chart per headline figure of the registry (image size apparent and
+//! compressed, time to first response, host memory after it).
+
+mod bars;
+pub mod style;
+
+use std::path::{Path, PathBuf};
+
+use crate::analysis::WrapSummary;
+use crate::analysis::stats::Summary;
+use crate::figure;
+use crate::results::{self, ResultRow};
+
+/// A figure that could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// There was nothing to plot.
+    #[error("no wrap has an ok run to plot")]
+    Empty,
+    /// The embedded font could not be registered.
+    #[error("registering the embedded font failed")]
+    Font,
+    /// Drawing or writing the file failed.
+    #[error("drawing {path}: {reason}")]
+    Draw {
+        /// The figure being drawn.
+        path: PathBuf,
+        /// What plotters said.
+        reason: String,
+    },
+}
+
+/// What a slide must say about where its numbers come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    /// The scenario.
+    pub scenario: String,
+    /// Host name and CPU.
+    pub host: String,
+    /// The accelerators VMs ran under, when any VM ran.
+    pub vm_accels: Vec<String>,
+    /// The day of the first run (UTC).
+    pub day: String,
+    /// The most measured runs of any wrap.
+    pub runs: u32,
+}
+
+impl Provenance {
+    /// The provenance of rows of one host and scenario; `None` without rows.
+    pub fn of(rows: &[ResultRow]) -> Option<Provenance> {
+        let first = rows.first()?;
+        Some(Provenance {
+            scenario: first.scenario.clone(),
+            host: format!("{} ({})", first.host, first.host_cpu),
+            vm_accels: results::distinct(rows.iter().filter(|r| r.kind == "qemu"), |r| &r.accel),
+            day: first
+                .timestamp
+                .get(..10)
+                .unwrap_or(&first.timestamp)
+                .to_string(),
+            runs: rows.iter().map(|r| r.run).max().unwrap_or(0),
+        })
+    }
+
+    /// One line: scenario, host, VMs' accelerator, day.
+    pub fn footnote(&self) -> String {
+        let vms = if self.vm_accels.is_empty() {
+            String::new()
+        } else {
+            format!(" · VMs under {}", self.vm_accels.join("/"))
+        };
+        format!(
+            "shrinkwrap · {} · host {}{vms} · {}",
+            self.scenario, self.host, self.day
+        )
+    }
+}
+
+/// The file name of a figure's chart: its title in lower case, words joined by `-`.
+fn file_stem(title: &str) -> String {
+    title
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Draws every figure into `dir` (`image-size.svg`, `.png`, ...); returns the files.
+pub fn render_all(
+    summaries: &[WrapSummary],
+    provenance: &Provenance,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, PlotError> {
+    if summaries.iter().all(|s| s.ok_runs == 0) {
+        return Err(PlotError::Empty);
+    }
+    style::register_font()?;
+    std::fs::create_dir_all(dir).map_err(|e| PlotError::Draw {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut written = Vec::new();
+    for figure in figure::ALL.iter().filter(|f| f.in_plot) {
+        let stem = file_stem(figure.title);
+        let (svg, png) = (
+            dir.join(format!("{stem}.svg")),
+            dir.join(format!("{stem}.png")),
+        );
+        bars::render(figure, summaries, provenance, &svg, &png)
+            .map_err(|(path, reason)| PlotError::Draw { path, reason })?;
+        written.extend([svg, png]);
+    }
+    Ok(written)
+}
+
+/// The ends of a bar's whisker: the median's 95% confidence interval, or min–max with
+/// under 6 samples (too few for an interval); the footnote says which.
+fn whiskers(summary: &Summary) -> (f64, f64) {
+    summary.median_ci.unwrap_or((summary.min, summary.max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::summarize;
+    use crate::results::tests::sample_row;
+
+    #[test]
+    fn whiskers_span_the_medians_interval_or_the_range_under_six_runs() {
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(whiskers(&Summary::of(&ten).unwrap()), (2.0, 9.0));
+        let three = Summary::of(&[1.0, 5.0, 3.0]).unwrap();
+        assert_eq!(whiskers(&three), (1.0, 5.0));
+    }
+
+    /// Width and height of a PNG, from its IHDR chunk.
+    fn png_size(png: &[u8]) -> (u32, u32) {
+        assert_eq!(&png[1..4], b"PNG");
+        let word = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        (word(16), word(20))
+    }
+
+    #[test]
+    fn renders_one_16_9_chart_per_figure_in_svg_and_png() {
+        let mut vm = sample_row("hermit", 1);
+        vm.label = "Hermit unikernel (QEMU)".into();
+        vm.kind = "qemu".into();
+        vm.ttfr_ms = Some(16_500.0);
+        let mut native = sample_row("native", 1);
+        native.ttfr_ms = Some(1.1);
+        let rows = vec![
+            sample_row("container", 1),
+            sample_row("container", 2),
+            vm,
+            native,
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let provenance = Provenance::of(&rows).unwrap();
+        let paths = render_all(&summarize(&rows), &provenance, dir.path()).unwrap();
+        let names: Vec<String> = paths
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        for stem in [
+            "image-size",
+            "image-compressed",
+            "first-response",
+            "host-memory",
+        ] {
+            assert!(names.contains(&format!("{stem}.svg")), "{names:?}");
+            let png = std::fs::read(dir.path().join(format!("{stem}.png"))).unwrap();
+            assert_eq!(png_size(&png), style::SIZE, "{stem}.png");
+        }
+        let svg = std::fs::read_to_string(dir.path().join("first-response.svg")).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(
+            svg.contains(r#"width="1600" height="900""#),
+            "16:9 at slide size"
+        );
+        assert!(
+            svg.contains("First response (s, log scale)"),
+            "units, and the log axis said"
+        );
+        assert!(
+            svg.contains("hermit") && !svg.contains("Hermit unikernel"),
+            "wraps are named by their short names"
+        );
+        assert!(
+            svg.contains("16.500") && svg.contains("0.0011"),
+            "medians are written"
+        );
+        assert!(
+            svg.contains(&provenance.footnote()),
+            "the footnote says where"
+        );
+        let size = std::fs::read_to_string(dir.path().join("image-size.svg")).unwrap();
+        assert!(size.contains("one value per image") && !size.contains("whiskers"));
+    }
+
+    #[test]
+    fn nothing_to_plot_is_an_error() {
+        let mut row = sample_row("vm", 1);
+        row.ok = false;
+        let dir = tempfile::tempdir().unwrap();
+        let provenance = Provenance::of(std::slice::from_ref(&row)).unwrap();
+        assert!(matches!(
+            render_all(&summarize(&[row]), &provenance, dir.path()),
+            Err(PlotError::Empty)
+        ));
+    }
+}

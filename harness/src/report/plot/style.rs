@@ -1,0 +1,103 @@
+//! What every slide figure shares: its 16:9 size, the embedded font, the text sizes, the
+//! footnote that says what was measured where, and how a value axis is scaled.
+
+use std::sync::OnceLock;
+
+use plotters::style::FontStyle;
+
+use super::PlotError;
+
+/// Size of every figure in pixels: 16:9, a full slide at 1600x900.
+pub const SIZE: (u32, u32) = (1600, 900);
+/// Font family name the embedded font (DejaVu Sans) is registered under.
+pub const FONT: &str = "sans-serif";
+/// Text sizes, in pixels: readable from the back of a room at [`SIZE`].
+pub const TITLE_PX: u32 = 40;
+/// Axis titles and the wraps' names.
+pub const LABEL_PX: u32 = 28;
+/// Tick labels and values written beside bars.
+pub const TICK_PX: u32 = 24;
+/// The footnote.
+pub const NOTE_PX: u32 = 20;
+/// Medians further apart than this factor are drawn on a log scale, so the smallest bar
+/// stays visible beside the largest.
+pub const LOG_SCALE_ABOVE: f64 = 20.0;
+
+/// Registers the embedded font once per process, so no system fonts are needed.
+pub fn register_font() -> Result<(), PlotError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let registered = REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    });
+    if *registered {
+        Ok(())
+    } else {
+        Err(PlotError::Font)
+    }
+}
+
+/// How a value axis is drawn: linear from zero, or logarithmic when values spread widely.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scale {
+    /// From zero to `top`.
+    Linear {
+        /// The axis end.
+        top: f64,
+    },
+    /// From `low` to `high`, decades apart.
+    Log {
+        /// The axis start: a power of ten at or below the smallest value.
+        low: f64,
+        /// The axis end: a power of ten above the largest value.
+        high: f64,
+    },
+}
+
+impl Scale {
+    /// The scale for positive values whose smallest and largest are `min` and `max`, with
+    /// room above `max` for the values written beside bars.
+    pub fn for_range(min: f64, max: f64) -> Scale {
+        if min > 0.0 && max / min > LOG_SCALE_ABOVE {
+            Scale::Log {
+                low: 10f64.powf(min.log10().floor()),
+                high: 10f64.powf((max * 2.0).log10().ceil()),
+            }
+        } else {
+            Scale::Linear {
+                top: if max > 0.0 { max * 1.25 } else { 1.0 },
+            }
+        }
+    }
+
+    /// `unit`, with "log scale" when it is one: the axis title's parenthesis.
+    pub fn describe(&self, unit: &str) -> String {
+        match self {
+            Scale::Linear { .. } => unit.to_string(),
+            Scale::Log { .. } => format!("{unit}, log scale"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_ranges_go_logarithmic_with_decade_ends() {
+        assert_eq!(Scale::for_range(1.0, 10.0), Scale::Linear { top: 12.5 });
+        assert_eq!(
+            Scale::for_range(0.0011, 16.5),
+            Scale::Log {
+                low: 0.001,
+                high: 100.0
+            }
+        );
+        assert_eq!(Scale::for_range(0.0, 0.0), Scale::Linear { top: 1.0 });
+        assert_eq!(
+            Scale::for_range(1.0, 10.0).describe("s"),
+            "s",
+            "a linear axis says only its unit"
+        );
+        assert_eq!(Scale::for_range(0.001, 10.0).describe("s"), "s, log scale");
+    }
+}
