@@ -10,7 +10,7 @@ use shrinkwrap::analysis::regression::{self, Budgets};
 use shrinkwrap::analysis::summarize;
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
-use shrinkwrap::report::plot::{self, PlotError, Provenance};
+use shrinkwrap::report::plot;
 use shrinkwrap::report::progress::Progress;
 use shrinkwrap::report::{self, Style, export};
 use shrinkwrap::repository_root;
@@ -251,16 +251,10 @@ fn default_plots_dir(results_dir: &Path) -> PathBuf {
     results_dir.join("figures")
 }
 
-/// Draws the figures of rows of one host and scenario into `dir`; returns the files.
-fn render_figures(rows: &[ResultRow], dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
-    let provenance = Provenance::of(rows).ok_or(PlotError::Empty)?;
-    plot::render_all(&summarize(rows), &provenance, dir)
-}
-
 /// Draws the figures and says where they are; a figure that fails is a warning, never a
 /// lost run.
 fn draw_plots(rows: &[ResultRow], dir: &Path) {
-    match render_figures(rows, dir) {
+    match plot::render_all(rows, dir) {
         Ok(paths) => println!("figures: {} ({} files)", dir.display(), paths.len()),
         Err(e) => eprintln!("warning: no figures: {e}"),
     }
@@ -441,7 +435,7 @@ fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
             1 => dir.clone(),
             _ => dir.join(format!("{scenario}-{host}")),
         };
-        let paths = render_figures(rows, &dir)?;
+        let paths = plot::render_all(rows, &dir)?;
         for path in paths {
             println!("{}", path.display());
         }

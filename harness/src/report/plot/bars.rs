@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{self, FONT, LABEL_PX, NOTE_PX, SIZE, Scale, TICK_PX, TITLE_PX};
-use super::{Provenance, whiskers};
+use super::{Provenance, slot_names, tick, whiskers};
 use crate::analysis::WrapSummary;
 use crate::figure::Figure;
 
@@ -165,19 +165,7 @@ where
         .disable_y_mesh()
         .light_line_style(TRANSPARENT)
         .y_labels(slots * 2 + 1)
-        .y_label_formatter(&|y| {
-            // Only slot centres carry a name; slot 0 is the top bar.
-            let from_bottom = y - 0.5;
-            let on_centre = (from_bottom - from_bottom.round()).abs() < 1e-6;
-            let index = slots as f64 - 1.0 - from_bottom.round();
-            match (on_centre, index >= 0.0) {
-                (true, true) => names
-                    .get(index as usize)
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
-                _ => String::new(),
-            }
-        })
+        .y_label_formatter(&|y| slot_names(&names, *y))
         .x_label_formatter(&|x| tick(*x))
         .x_desc(axis)
         .label_style((FONT, LABEL_PX))
@@ -232,22 +220,4 @@ where
             .map_err(|e| text(&e))?;
     }
     Ok(())
-}
-
-/// A tick label without trailing zeros: `1000`, `2.5`, `0.01`.
-fn tick(value: f64) -> String {
-    let text = format!("{value:.4}");
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ticks_carry_no_trailing_zeros() {
-        let ticks: Vec<String> = [1000.0, 2.5, 0.01, 0.0]
-            .into_iter()
-            .map(super::tick)
-            .collect();
-        assert_eq!(ticks, ["1000", "2.5", "0.01", "0"]);
-    }
 }

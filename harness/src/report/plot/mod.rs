@@ -4,12 +4,13 @@
 //! compressed, time to first response, host memory after it).
 
 mod bars;
+mod distribution;
 pub mod style;
 
 use std::path::{Path, PathBuf};
 
-use crate::analysis::WrapSummary;
 use crate::analysis::stats::Summary;
+use crate::analysis::summarize;
 use crate::figure;
 use crate::results::{self, ResultRow};
 
@@ -78,6 +79,10 @@ impl Provenance {
     }
 }
 
+fn drawing((path, reason): (PathBuf, String)) -> PlotError {
+    PlotError::Draw { path, reason }
+}
+
 /// The file name of a figure's chart: its title in lower case, words joined by `-`.
 fn file_stem(title: &str) -> String {
     title
@@ -87,12 +92,11 @@ fn file_stem(title: &str) -> String {
         .join("-")
 }
 
-/// Draws every figure into `dir` (`image-size.svg`, `.png`, ...); returns the files.
-pub fn render_all(
-    summaries: &[WrapSummary],
-    provenance: &Provenance,
-    dir: &Path,
-) -> Result<Vec<PathBuf>, PlotError> {
+/// Draws every figure of rows of one host and scenario into `dir` (`image-size.svg`,
+/// `.png`, ...); returns the files.
+pub fn render_all(rows: &[ResultRow], dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let summaries = summarize(rows);
+    let provenance = Provenance::of(rows).ok_or(PlotError::Empty)?;
     if summaries.iter().all(|s| s.ok_runs == 0) {
         return Err(PlotError::Empty);
     }
@@ -108,11 +112,38 @@ pub fn render_all(
             dir.join(format!("{stem}.svg")),
             dir.join(format!("{stem}.png")),
         );
-        bars::render(figure, summaries, provenance, &svg, &png)
-            .map_err(|(path, reason)| PlotError::Draw { path, reason })?;
+        bars::render(figure, &summaries, &provenance, &svg, &png).map_err(drawing)?;
         written.extend([svg, png]);
     }
+    let wraps: Vec<String> = summaries.iter().map(|s| s.wrap.clone()).collect();
+    let (svg, png) = (
+        dir.join("first-response-distribution.svg"),
+        dir.join("first-response-distribution.png"),
+    );
+    distribution::render(&wraps, rows, &provenance, &svg, &png).map_err(drawing)?;
+    written.extend([svg, png]);
     Ok(written)
+}
+
+/// The name on a row axis at `y`: rows are one unit high, `names[0]` the top one, and only
+/// row centres carry a name.
+fn slot_names(names: &[&str], y: f64) -> String {
+    let from_bottom = y - 0.5;
+    let on_centre = (from_bottom - from_bottom.round()).abs() < 1e-6;
+    let index = names.len() as f64 - 1.0 - from_bottom.round();
+    match (on_centre, index >= 0.0) {
+        (true, true) => names
+            .get(index as usize)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// A tick label without trailing zeros: `1000`, `2.5`, `0.01`.
+fn tick(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The ends of a bar's whisker: the median's 95% confidence interval, or min–max with
@@ -124,7 +155,6 @@ fn whiskers(summary: &Summary) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::summarize;
     use crate::results::tests::sample_row;
 
     #[test]
@@ -158,7 +188,7 @@ mod tests {
         ];
         let dir = tempfile::tempdir().unwrap();
         let provenance = Provenance::of(&rows).unwrap();
-        let paths = render_all(&summarize(&rows), &provenance, dir.path()).unwrap();
+        let paths = render_all(&rows, dir.path()).unwrap();
         let names: Vec<String> = paths
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -168,6 +198,7 @@ mod tests {
             "image-compressed",
             "first-response",
             "host-memory",
+            "first-response-distribution",
         ] {
             assert!(names.contains(&format!("{stem}.svg")), "{names:?}");
             let png = std::fs::read(dir.path().join(format!("{stem}.png"))).unwrap();
@@ -195,8 +226,21 @@ mod tests {
             svg.contains(&provenance.footnote()),
             "the footnote says where"
         );
+        let dots =
+            std::fs::read_to_string(dir.path().join("first-response-distribution.svg")).unwrap();
+        assert_eq!(dots.matches("<circle").count(), 4, "a dot per ok run");
         let size = std::fs::read_to_string(dir.path().join("image-size.svg")).unwrap();
         assert!(size.contains("one value per image") && !size.contains("whiskers"));
+    }
+
+    #[test]
+    fn ticks_carry_no_trailing_zeros_and_rows_their_names() {
+        let ticks: Vec<String> = [1000.0, 2.5, 0.01, 0.0].into_iter().map(tick).collect();
+        assert_eq!(ticks, ["1000", "2.5", "0.01", "0"]);
+        let names = ["top", "bottom"];
+        assert_eq!(slot_names(&names, 1.5), "top");
+        assert_eq!(slot_names(&names, 0.5), "bottom");
+        assert_eq!(slot_names(&names, 1.0), "");
     }
 
     #[test]
@@ -204,10 +248,10 @@ mod tests {
         let mut row = sample_row("vm", 1);
         row.ok = false;
         let dir = tempfile::tempdir().unwrap();
-        let provenance = Provenance::of(std::slice::from_ref(&row)).unwrap();
         assert!(matches!(
-            render_all(&summarize(&[row]), &provenance, dir.path()),
+            render_all(&[row], dir.path()),
             Err(PlotError::Empty)
         ));
+        assert!(matches!(render_all(&[], dir.path()), Err(PlotError::Empty)));
     }
 }

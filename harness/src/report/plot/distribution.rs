@@ -1,0 +1,183 @@
+//! The first response of every ok cold start, one row of dots per wrap with its median
+//! marked: where a bar shows the middle, this shows the tails.
+
+use std::path::Path;
+
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+use super::style::{FONT, LABEL_PX, NOTE_PX, SIZE, Scale, TICK_PX, TITLE_PX};
+use super::{Provenance, slot_names, tick};
+use crate::analysis::stats::Summary;
+use crate::figure::{self, Figure};
+use crate::results::ResultRow;
+
+/// What is drawn: the first response.
+const FIGURE: &Figure = &figure::TTFR;
+
+/// One wrap's row: its runs' values in the display unit, and their median.
+struct Strip {
+    wrap: String,
+    values: Vec<f64>,
+    median: Option<f64>,
+}
+
+fn strips(wraps: &[String], rows: &[ResultRow]) -> Vec<Strip> {
+    wraps
+        .iter()
+        .map(|wrap| {
+            let values: Vec<f64> = rows
+                .iter()
+                .filter(|r| &r.wrap == wrap && r.ok)
+                .filter_map(|r| (FIGURE.value)(r))
+                .collect();
+            Strip {
+                wrap: wrap.clone(),
+                median: Summary::of(&values).map(|s| FIGURE.scaled(s.median)),
+                values: values.into_iter().map(|v| FIGURE.scaled(v)).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Draws the first responses of `wraps` (in this order) into `svg` and `png`.
+pub fn render(
+    wraps: &[String],
+    rows: &[ResultRow],
+    provenance: &Provenance,
+    svg: &Path,
+    png: &Path,
+) -> Result<(), (std::path::PathBuf, String)> {
+    let strips = strips(wraps, rows);
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |reason| (path, reason)
+    };
+    draw(
+        SVGBackend::new(svg, SIZE).into_drawing_area(),
+        &strips,
+        provenance,
+    )
+    .map_err(failed(svg))?;
+    draw(
+        BitMapBackend::new(png, SIZE).into_drawing_area(),
+        &strips,
+        provenance,
+    )
+    .map_err(failed(png))
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    strips: &[Strip],
+    provenance: &Provenance,
+) -> Result<(), String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|e| text(&e))?;
+    let (chart_area, note_area) = root.split_vertically(SIZE.1 - NOTE_PX * 3);
+    note_area
+        .draw(&Text::new(
+            format!(
+                "{} · a dot per ok cold start, the bar its wrap's median",
+                provenance.footnote()
+            ),
+            (24, NOTE_PX as i32),
+            (FONT, NOTE_PX).into_font().color(&BLACK.mix(0.7)),
+        ))
+        .map_err(|e| text(&e))?;
+    let all = strips.iter().flat_map(|s| s.values.iter().copied());
+    let (min, max) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let scale = Scale::for_range(min, max);
+    let widest = strips.iter().map(|s| s.wrap.len()).max().unwrap_or(4) as u32;
+    let mut builder = ChartBuilder::on(&chart_area);
+    builder
+        .caption(
+            format!("{}: every cold start", FIGURE.title),
+            (FONT, TITLE_PX),
+        )
+        .margin(30)
+        .margin_right(60)
+        .x_label_area_size(LABEL_PX * 3)
+        .y_label_area_size(widest * LABEL_PX * 2 / 3 + 30);
+    let slots = strips.len() as f64;
+    let axis = format!("{} ({})", FIGURE.title, scale.describe(FIGURE.unit));
+    match scale {
+        Scale::Linear { top } => fill(
+            builder
+                .build_cartesian_2d(0f64..top, 0f64..slots)
+                .map_err(|e| text(&e))?,
+            strips,
+            &axis,
+        ),
+        Scale::Log { low, high } => fill(
+            builder
+                .build_cartesian_2d((low..high).log_scale(), 0f64..slots)
+                .map_err(|e| text(&e))?,
+            strips,
+            &axis,
+        ),
+    }?;
+    root.present().map_err(|e| text(&e))
+}
+
+/// A run's height in its row: spread over the row's middle, in run order, so that equal
+/// values stay apart.
+fn spread(index: usize, count: usize) -> f64 {
+    if count <= 1 {
+        0.5
+    } else {
+        0.25 + 0.5 * index as f64 / (count - 1) as f64
+    }
+}
+
+fn fill<DB, X>(
+    mut chart: ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    strips: &[Strip],
+    axis: &str,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let names: Vec<&str> = strips.iter().map(|s| s.wrap.as_str()).collect();
+    let slots = strips.len();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(slots * 2 + 1)
+        .y_label_formatter(&|y| slot_names(&names, *y))
+        .x_label_formatter(&|x| tick(*x))
+        .x_desc(axis)
+        .label_style((FONT, LABEL_PX))
+        .axis_desc_style((FONT, LABEL_PX))
+        .x_label_style((FONT, TICK_PX))
+        .draw()
+        .map_err(|e| text(&e))?;
+    for (i, strip) in strips.iter().enumerate() {
+        let bottom = (slots - 1 - i) as f64;
+        let color = Palette99::pick(i).to_rgba();
+        let count = strip.values.len();
+        chart
+            .draw_series(strip.values.iter().enumerate().map(|(n, &value)| {
+                Circle::new(
+                    (value, bottom + spread(n, count)),
+                    7,
+                    color.mix(0.8).filled(),
+                )
+            }))
+            .map_err(|e| text(&e))?;
+        if let Some(median) = strip.median {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(median, bottom + 0.1), (median, bottom + 0.9)],
+                    BLACK.stroke_width(4),
+                )))
+                .map_err(|e| text(&e))?;
+        }
+    }
+    Ok(())
+}
