@@ -43,8 +43,8 @@ pub struct WrapSummary {
     pub security: String,
     /// Observability hooks the wrap offered during the runs.
     pub apm: String,
-    /// Where the ok runs' start-up went, when phase lines marked it on the console: the
-    /// first output, each console phase and the ready line, ms after launch, by median.
+    /// Where the ok runs' start-up went: every event recorded (see [`FIXED_EVENTS`] and the
+    /// console's phase lines), ms after launch, ordered by median, ending with the first 200.
     pub start_up: Vec<(String, Summary)>,
 }
 
@@ -104,13 +104,26 @@ fn summarize_wrap(rows: &[&ResultRow]) -> WrapSummary {
         kernel: first.image_kernel.clone(),
         security: security_facts(first),
         apm: observability_hooks(rows),
-        start_up: start_up(&ok),
+        start_up: start_up(&first.kind, &ok),
     }
 }
 
-/// The console's phases of the ok runs, ordered by median; empty when the wrap's console
-/// marked no phase lines.
-fn start_up(ok: &[&ResultRow]) -> Vec<(String, Summary)> {
+/// The start-up events every kind records outside its console phases, in launch order.
+pub const FIXED_EVENTS: [&str; 6] = [
+    "create returned",
+    "start returned",
+    "spawned",
+    "QMP up",
+    "first output",
+    "ready line",
+];
+/// The last event of every start-up.
+pub const FIRST_200: &str = "first 200";
+
+/// Every start-up event the ok runs recorded, ordered by median ms from launch and ending
+/// with the first 200: the runtime's calls, QMP, the console's first output, its phase
+/// lines and ready line.
+fn start_up(kind: &str, ok: &[&ResultRow]) -> Vec<(String, Summary)> {
     let mut names: Vec<&str> = Vec::new();
     for row in ok {
         for (name, _) in row.console_phases() {
@@ -119,14 +132,16 @@ fn start_up(ok: &[&ResultRow]) -> Vec<(String, Summary)> {
             }
         }
     }
-    if names.is_empty() {
-        return Vec::new();
-    }
     let of = |name: &str, value: &dyn Fn(&ResultRow) -> Option<f64>| {
         let samples: Vec<f64> = ok.iter().filter_map(|r| value(r)).collect();
         Summary::of(&samples).map(|s| (name.to_string(), s))
     };
-    let mut phases: Vec<(String, Summary)> = names
+    let started = if kind == "container" {
+        "start returned"
+    } else {
+        "spawned"
+    };
+    let mut events: Vec<(String, Summary)> = names
         .iter()
         .filter_map(|&name| {
             of(name, &|r: &ResultRow| {
@@ -135,11 +150,24 @@ fn start_up(ok: &[&ResultRow]) -> Vec<(String, Summary)> {
                     .find_map(|(n, ms)| (n == name).then_some(ms))
             })
         })
+        .chain(of("create returned", &|r: &ResultRow| r.created_ms))
+        .chain(of(started, &|r: &ResultRow| r.started_ms))
+        .chain(of("QMP up", &|r: &ResultRow| r.qmp_ready_ms))
         .chain(of("first output", &|r: &ResultRow| r.first_output_ms))
         .chain(of("ready line", &|r: &ResultRow| r.ready_line_ms))
         .collect();
-    phases.sort_by(|a, b| a.1.median.total_cmp(&b.1.median));
-    phases
+    events.sort_by(|a, b| a.1.median.total_cmp(&b.1.median));
+    events.extend(of(FIRST_200, &|r: &ResultRow| r.ttfr_ms));
+    events
+}
+
+impl WrapSummary {
+    /// Whether phase lines marked this wrap's start-up on its console.
+    pub fn has_console_phases(&self) -> bool {
+        self.start_up
+            .iter()
+            .any(|(name, _)| !FIXED_EVENTS.contains(&name.as_str()) && name != FIRST_200)
+    }
 }
 
 /// Failed runs of one kind.
@@ -355,6 +383,50 @@ impl std::fmt::Display for Relative {
 mod tests {
     use super::*;
     use crate::results::tests::sample_row;
+
+    #[test]
+    fn a_start_up_lists_every_event_by_median_and_ends_with_the_first_200() {
+        let boot = |run: u32, console: &str| {
+            let mut row = sample_row("vm", run);
+            row.kind = "qemu".into();
+            (row.created_ms, row.started_ms, row.qmp_ready_ms) = (None, Some(1.0), Some(40.0));
+            (row.first_output_ms, row.ready_line_ms) = (Some(800.0), Some(16_400.0));
+            row.ttfr_ms = Some(16_500.0);
+            row.console_phases = console.into();
+            row
+        };
+        let rows = [
+            boot(1, "initramfs=3100.0;systemd=5600.0"),
+            boot(2, "systemd=5700.0;initramfs=3000.0"),
+        ];
+        let summary = &summarize(&rows)[0];
+        let events: Vec<(&str, f64)> = summary
+            .start_up
+            .iter()
+            .map(|(name, s)| (name.as_str(), s.median))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("spawned", 1.0),
+                ("QMP up", 40.0),
+                ("first output", 800.0),
+                ("initramfs", 3050.0),
+                ("systemd", 5650.0),
+                ("ready line", 16_400.0),
+                ("first 200", 16_500.0)
+            ]
+        );
+        assert!(summary.has_console_phases());
+        let mut plain = boot(1, "");
+        plain.kind = "container".into();
+        (plain.created_ms, plain.started_ms, plain.qmp_ready_ms) = (Some(5.0), Some(60.0), None);
+        (plain.first_output_ms, plain.ready_line_ms) = (None, None);
+        let plain = &summarize(&[plain])[0];
+        assert!(!plain.has_console_phases());
+        let names: Vec<&str> = plain.start_up.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["create returned", "start returned", "first 200"]);
+    }
 
     #[test]
     fn groups_per_wrap_in_order_and_skips_failed_runs() {

@@ -355,7 +355,7 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
                 lag.count
             ));
         }
-        if !s.start_up.is_empty() {
+        if s.has_console_phases() {
             notes.push(start_up_note(s));
         }
         if let Some(ttfr) = s.get(&figure::TTFR).filter(|t| t.outliers > 0) {
@@ -413,25 +413,22 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
     notes
 }
 
-/// `min–max` of a figure in its unit, with the decimals of its median.
-/// Where a wrap's start-up went, as its console showed it: each phase's median time from
-/// launch, in seconds, ending with the first 200.
+/// Where a wrap's start-up went: each event's median time from launch, in seconds, ending
+/// with the first 200.
 fn start_up_note(s: &WrapSummary) -> String {
-    let mut steps: Vec<String> = s
+    let steps: Vec<String> = s
         .start_up
         .iter()
         .map(|(name, summary)| format!("{name} {}", figure::TTFR.format(summary.median)))
         .collect();
-    if let Some(ttfr) = s.get(&figure::TTFR) {
-        steps.push(format!("first 200 {}", figure::TTFR.format(ttfr.median)));
-    }
     format!(
-        "{}: its start-up on the console, s from launch (medians): {}",
+        "{}: its start-up, s from launch (medians): {}",
         s.wrap,
         steps.join(", ")
     )
 }
 
+/// `min–max` of a figure in its unit, with the decimals of its median.
 fn range(figure: &Figure, summary: &Summary) -> String {
     let decimals = figure.decimals_for(summary.median);
     format!(

@@ -5,6 +5,7 @@
 
 mod bars;
 mod distribution;
+mod phases;
 pub mod style;
 
 use std::path::{Path, PathBuf};
@@ -122,6 +123,9 @@ pub fn render_all(rows: &[ResultRow], dir: &Path) -> Result<Vec<PathBuf>, PlotEr
     );
     distribution::render(&wraps, rows, &provenance, &svg, &png).map_err(drawing)?;
     written.extend([svg, png]);
+    let (svg, png) = (dir.join("start-up.svg"), dir.join("start-up.png"));
+    phases::render(&summaries, &provenance, &svg, &png).map_err(drawing)?;
+    written.extend([svg, png]);
     Ok(written)
 }
 
@@ -199,6 +203,7 @@ mod tests {
             "first-response",
             "host-memory",
             "first-response-distribution",
+            "start-up",
         ] {
             assert!(names.contains(&format!("{stem}.svg")), "{names:?}");
             let png = std::fs::read(dir.path().join(format!("{stem}.png"))).unwrap();
@@ -229,6 +234,9 @@ mod tests {
         let dots =
             std::fs::read_to_string(dir.path().join("first-response-distribution.svg")).unwrap();
         assert_eq!(dots.matches("<circle").count(), 4, "a dot per ok run");
+        let start_up = std::fs::read_to_string(dir.path().join("start-up.svg")).unwrap();
+        assert!(start_up.contains("Where each cold start goes"));
+        assert!(start_up.contains("until first 200") && start_up.contains("16.500 s"));
         let size = std::fs::read_to_string(dir.path().join("image-size.svg")).unwrap();
         assert!(size.contains("one value per image") && !size.contains("whiskers"));
     }
