@@ -12,7 +12,7 @@ use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::report::plot;
 use shrinkwrap::report::progress::Progress;
-use shrinkwrap::report::{self, Style, export};
+use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
 use shrinkwrap::runner::{self, RunOptions};
@@ -119,6 +119,10 @@ enum Command {
         /// Print the talk's layout (size, start, memory, security, APM) and its numbers.
         #[arg(long)]
         talk: bool,
+        /// Write the report files here (default: the run's folder, when one results.csv is
+        /// read); a subfolder per host and scenario when there are several.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -222,7 +226,8 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             results,
             markdown,
             talk,
-        } => report(&results, markdown, talk),
+            out,
+        } => report(&results, markdown, talk, out),
         Command::Doctor => doctor().await,
     }
 }
@@ -249,15 +254,6 @@ fn new_results_dir(scenario: &str) -> PathBuf {
 /// The default figures folder of a results folder: `figures/` inside it, beside the results.
 fn default_plots_dir(results_dir: &Path) -> PathBuf {
     results_dir.join("figures")
-}
-
-/// Draws the figures and says where they are; a figure that fails is a warning, never a
-/// lost run.
-fn draw_plots(rows: &[ResultRow], dir: &Path) {
-    match plot::render_all(rows, dir) {
-        Ok(paths) => println!("figures: {} ({} files)", dir.display(), paths.len()),
-        Err(e) => eprintln!("warning: no figures: {e}"),
-    }
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
@@ -318,13 +314,15 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     watcher.abort();
     let outcome = outcome?;
 
-    let summaries = summarize(&outcome.rows);
-    if !summaries.is_empty() {
-        print_and_keep_summaries(&scenario, &outcome.rows, &options.out_dir)?;
-        draw_plots(
-            &outcome.rows,
-            &plots.unwrap_or_else(|| default_plots_dir(&options.out_dir)),
+    if !outcome.rows.is_empty() {
+        println!(
+            "{}",
+            report::document(&summarize(&outcome.rows), scenario.table, Style::Terminal)
         );
+        let figures = plots.unwrap_or_else(|| default_plots_dir(&options.out_dir));
+        for line in write_report(&outcome.rows, scenario.table, &options.out_dir, &figures)? {
+            println!("{line}");
+        }
     }
     for wrap in &outcome.abandoned {
         println!("{wrap}: stopped after repeated failures; the remaining runs were skipped");
@@ -339,18 +337,28 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     })
 }
 
-/// Prints the scenario's table and notes, and keeps them beside results.csv: summary.md,
-/// and summary.csv and summary.json with every figure's statistics.
-fn print_and_keep_summaries(scenario: &Scenario, rows: &[ResultRow], dir: &Path) -> Result<()> {
-    let summaries = summarize(rows);
-    let document = |style| report::document(&summaries, scenario.table, style);
-    println!("{}", document(Style::Terminal));
-    let summary_path = dir.join("summary.md");
-    std::fs::write(&summary_path, format!("{}\n", document(Style::Markdown)))
-        .with_context(|| format!("writing {}", summary_path.display()))?;
-    let host = rows.first().map_or("", |r| r.host.as_str());
-    export::write_summaries(dir, &export::records(host, &scenario.name, &summaries))?;
-    Ok(())
+/// Writes the report files of rows of one host and scenario into `dir`; returns the lines
+/// saying where they are. Missing figures are a warning, never a lost run.
+fn write_report(
+    rows: &[ResultRow],
+    layout: TableLayout,
+    dir: &Path,
+    figures: &Path,
+) -> Result<Vec<String>> {
+    let written = report::folder::write(rows, layout, dir, figures)?;
+    if let Some(why) = &written.figures_missing {
+        eprintln!("warning: no figures: {why}");
+    }
+    let mut said: Vec<String> = written
+        .figures
+        .iter()
+        .map(|f| format!("figures: {}", f.display()))
+        .collect();
+    said.push(format!(
+        "report: {}",
+        dir.join(report::folder::REPORT_HTML).display()
+    ));
+    Ok(said)
 }
 
 async fn build(scenario: Option<PathBuf>, wraps: &[String], rebuild: bool) -> Result<ExitCode> {
@@ -535,7 +543,7 @@ fn style(markdown: bool) -> Style {
     }
 }
 
-fn report(paths: &[PathBuf], markdown: bool, talk: bool) -> Result<ExitCode> {
+fn report(paths: &[PathBuf], markdown: bool, talk: bool, out: Option<PathBuf>) -> Result<ExitCode> {
     let rows = results::read_all(paths)?;
     if rows.is_empty() {
         bail!("no result rows in {}", display_paths(paths));
@@ -544,6 +552,10 @@ fn report(paths: &[PathBuf], markdown: bool, talk: bool) -> Result<ExitCode> {
         TableLayout::Talk
     } else {
         TableLayout::Summary
+    };
+    let out = match out {
+        Some(out) => Some(out),
+        None => single_run_folder(paths)?,
     };
     let groups = results::by_host_and_scenario(&rows);
     for ((host, scenario), rows) in &groups {
@@ -555,8 +567,35 @@ fn report(paths: &[PathBuf], markdown: bool, talk: bool) -> Result<ExitCode> {
             "{}\n",
             report::document(&summarize(rows), layout, style(markdown))
         );
+        if let Some(out) = &out {
+            let dir = match groups.len() {
+                1 => out.clone(),
+                _ => out.join(format!("{scenario}-{host}")),
+            };
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            // On stderr: stdout is the table, which may be piped as Markdown.
+            for line in write_report(rows, layout, &dir, &default_plots_dir(&dir))? {
+                eprintln!("{line}");
+            }
+        }
+    }
+    if out.is_none() {
+        eprintln!("(report files not written: several results files were read; give --out DIR)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The folder of the one results.csv `paths` hold, where its report files belong; `None`
+/// when they hold several.
+fn single_run_folder(paths: &[PathBuf]) -> Result<Option<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        files.extend(results::find_results(path)?);
+    }
+    Ok(match files.as_slice() {
+        [one] => Some(one.parent().unwrap_or(Path::new(".")).to_path_buf()),
+        _ => None,
+    })
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

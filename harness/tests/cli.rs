@@ -128,10 +128,42 @@ fn run_writes_results_and_prints_the_summary_then_report_reprints_it() {
         }
     }
 
+    assert!(out_dir.join("results.json").is_file() && out_dir.join("report.html").is_file());
+
+    // `report` remakes every file of the run's folder from results.csv alone.
+    for made in ["summary.md", "summary.json", "results.json", "report.html"] {
+        std::fs::remove_file(out_dir.join(made)).unwrap();
+    }
     let report = shrinkwrap(&["report", "--markdown", out_dir.to_str().unwrap()], &[]);
     assert!(report.status.success(), "{}", stderr(&report));
     let table = String::from_utf8_lossy(&report.stdout);
     assert!(table.starts_with("| Wrap"), "{table}");
+    for made in ["summary.md", "summary.json", "results.json", "report.html"] {
+        assert!(out_dir.join(made).is_file(), "{made} remade");
+    }
+    assert!(out_dir.join("figures/start-up.svg").is_file());
+    let page = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(
+        page.contains("data:image/svg+xml;base64,"),
+        "figures inlined"
+    );
+}
+
+#[test]
+fn a_malformed_results_file_fails_cleanly_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "results.csv",
+        "timestamp,host\nnot,enough,columns,here\n",
+    );
+    let output = shrinkwrap(&["report", &file], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(message.contains("results.csv"), "{message}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "nothing but the input");
 }
 
 /// The compare command on a real results file of the default scenario (TCG, 2 cores) and

@@ -4,6 +4,8 @@
 
 pub mod doctor;
 pub mod export;
+pub mod folder;
+mod html;
 pub mod plot;
 pub mod progress;
 

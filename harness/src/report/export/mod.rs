@@ -11,11 +11,14 @@ use serde::Serialize;
 
 use crate::analysis::WrapSummary;
 use crate::analysis::stats::CONFIDENCE;
+use crate::results::ResultRow;
 
 /// File names of the summaries inside a run's output folder.
 pub const SUMMARY_CSV: &str = "summary.csv";
 /// See [`SUMMARY_CSV`].
 pub const SUMMARY_JSON: &str = "summary.json";
+/// Every run and every summary record, as JSON.
+pub const RESULTS_JSON: &str = "results.json";
 
 /// One figure of one wrap, summarised over its ok runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,6 +109,20 @@ pub fn write_summaries(dir: &Path, records: &[SummaryRecord]) -> Result<[PathBuf
     Ok(written.map(|(path, _)| path))
 }
 
+/// Writes `results.json` into `dir`: every run and every summary record; returns its path.
+pub fn write_runs(
+    dir: &Path,
+    rows: &[ResultRow],
+    records: &[SummaryRecord],
+) -> Result<PathBuf, ExportError> {
+    let path = dir.join(RESULTS_JSON);
+    json::write_runs(&path, rows, records).map_err(|cause| ExportError {
+        path: path.clone(),
+        cause,
+    })?;
+    Ok(path)
+}
+
 /// Writes the records to a file in one format; the error in words.
 type Writer = fn(&Path, &[SummaryRecord]) -> Result<(), String>;
 
@@ -139,6 +156,12 @@ mod tests {
         assert_eq!(json.len(), records.len());
         let json_ttfr = json.iter().find(|r| r["column"] == "ttfr_ms").unwrap();
         assert_eq!(json_ttfr["median_ci_high"], 109.0);
+        let runs_path = write_runs(dir.path(), &rows, &records).unwrap();
+        let export: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(runs_path).unwrap()).unwrap();
+        assert_eq!(export["runs"].as_array().unwrap().len(), 10, "every run");
+        assert_eq!(export["runs"][9]["ttfr_ms"], 110.0);
+        assert_eq!(export["summaries"].as_array().unwrap().len(), records.len());
         let csv_text = std::fs::read_to_string(csv_path).unwrap();
         assert_eq!(csv_text.lines().count(), records.len() + 1);
         assert!(
