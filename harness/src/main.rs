@@ -323,6 +323,13 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         for line in write_report(&outcome.rows, scenario.table, &options.out_dir, &figures)? {
             println!("{line}");
         }
+        let latest = repository_root()
+            .join("plots")
+            .join(format!("{}-latest", scenario.name));
+        match report::folder::publish_latest(&options.out_dir, &latest) {
+            Ok(()) => println!("latest: {}", latest.display()),
+            Err(e) => eprintln!("warning: no copy in {}: {e}", latest.display()),
+        }
     }
     for wrap in &outcome.abandoned {
         println!("{wrap}: stopped after repeated failures; the remaining runs were skipped");

@@ -87,6 +87,37 @@ pub fn write(
     })
 }
 
+/// Copies a run folder's report (every file and the `figures/` folder; not the logs of
+/// failed launches) to `latest`, replacing what was there: the newest results of a scenario
+/// in a place that does not move.
+pub fn publish_latest(run_dir: &Path, latest: &Path) -> std::io::Result<()> {
+    let staging = latest.with_extension("new");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    copy_files(run_dir, &staging)?;
+    let figures = run_dir.join("figures");
+    if figures.is_dir() {
+        copy_files(&figures, &staging.join("figures"))?;
+    }
+    if latest.exists() {
+        std::fs::remove_dir_all(latest)?;
+    }
+    std::fs::rename(&staging, latest)
+}
+
+/// Copies the files (not the folders) of `from` into a new folder `to`.
+fn copy_files(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Markdown image links to the figures, relative to `dir` when they lie inside it.
 fn figure_links(svgs: &[&Path], dir: &Path) -> String {
     if svgs.is_empty() {
@@ -147,6 +178,30 @@ mod tests {
             "no network"
         );
         assert!(page.contains("<td>vm</td>"), "the runtimes' table");
+    }
+
+    #[test]
+    fn the_latest_copy_replaces_the_last_one_and_leaves_the_logs() {
+        let rows: Vec<ResultRow> = (1..=2).map(|run| sample_row("vm", run)).collect();
+        let run = tempfile::tempdir().unwrap();
+        write(
+            &rows,
+            TableLayout::Summary,
+            run.path(),
+            &run.path().join("figures"),
+        )
+        .unwrap();
+        std::fs::create_dir(run.path().join("logs")).unwrap();
+        let plots = tempfile::tempdir().unwrap();
+        let latest = plots.path().join("demo-latest");
+        std::fs::create_dir(&latest).unwrap();
+        std::fs::write(latest.join("stale.txt"), "from an older run").unwrap();
+        publish_latest(run.path(), &latest).unwrap();
+        assert!(latest.join(REPORT_HTML).is_file());
+        assert!(latest.join("figures/first-response.png").is_file());
+        assert!(!latest.join("stale.txt").exists() && !latest.join("logs").exists());
+        let names: Vec<_> = std::fs::read_dir(plots.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no staging folder left");
     }
 
     #[test]
