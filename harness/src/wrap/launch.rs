@@ -96,51 +96,113 @@ pub trait Instance: Send {
 /// Launches one cold instance of `wrap`, measures it, stops it and removes every trace of
 /// it. `run_name` (e.g. `run3`, `warmup1`) names the log kept from a failed launch.
 pub async fn launch_once(wrap: &dyn Wrap, context: &LaunchContext, run_name: &str) -> Measurement {
-    let mut m = Measurement::default();
+    let mut live = serve(wrap, context).await;
+    live.read_memory().await;
+    live.finish(wrap, context, run_name).await
+}
+
+/// An instance from its launch until it is removed: serving (its first `200` came) or not
+/// (the measurement says why). Several can be alive at once (density), each on its port.
+pub struct Live {
+    instance: Option<Box<dyn Instance>>,
+    target: Option<ProbeTarget>,
+    served: bool,
+    /// The instance's figures so far.
+    pub m: Measurement,
+}
+
+/// Chooses a port, asks the runtime for an instance of `wrap` (the clock starts) and waits
+/// for its first `200`.
+pub async fn serve(wrap: &dyn Wrap, context: &LaunchContext) -> Live {
+    let mut live = Live {
+        instance: None,
+        target: None,
+        served: false,
+        m: Measurement::default(),
+    };
     let port = match host_port(wrap.fixed_port()) {
         Ok(port) => port,
         Err(e) => {
-            m.fail(Failure::Infrastructure, e);
-            return m;
+            live.m.fail(Failure::Infrastructure, e);
+            return live;
         }
     };
     let mut instance = match wrap.instance(context, port).await {
         Ok(instance) => instance,
         Err(e) => {
-            m.fail(Failure::Infrastructure, e);
-            return m;
+            live.m.fail(Failure::Infrastructure, e);
+            return live;
         }
     };
     let target = probe_target(wrap.spec(), &context.probe, port);
-    match first_response(instance.as_mut(), &target, context, &mut m).await {
-        Ok(()) => measure_and_stop(instance.as_mut(), wrap, &target, context, &mut m).await,
-        Err((failure, why)) => m.fail(failure, why),
+    match first_response(instance.as_mut(), &target, context, &mut live.m).await {
+        Ok(()) => live.served = true,
+        Err((failure, why)) => live.m.fail(failure, why),
     }
-    if let Err(e) = instance.remove(&mut m).await {
-        m.fail(Failure::Infrastructure, e);
+    live.instance = Some(instance);
+    live.target = Some(target);
+    live
+}
+
+impl Live {
+    /// Whether the first `200` came.
+    pub fn served(&self) -> bool {
+        self.served
     }
-    m.ok = m.failure.is_none();
-    let ok = m.ok;
-    if let Some(console) = instance.console() {
-        let seen = console.finish().await;
-        m.first_output = seen.first_output;
-        m.ready_line = seen.ready_line;
-        m.console_phases = seen.phases;
-        // An interrupted launch is not a failure of the instance: its console is not kept.
-        if !ok && !context.interrupt.is_raised() {
-            let kept = keep_console_log(
-                console.log(),
-                &context.logs_dir,
-                &wrap.spec().name,
-                run_name,
-            );
-            m.note(format!(
-                "console log: {kept} (last line: {:?})",
-                seen.last_line
-            ));
+
+    /// Reads the memory of a serving instance.
+    pub async fn read_memory(&mut self) {
+        if let (true, Some(instance)) = (self.served, self.instance.as_mut()) {
+            instance.read_memory(&mut self.m).await;
         }
     }
-    m
+
+    /// Checks a serving instance's body and stops it (timed), then removes every trace of
+    /// the instance, keeping its console log when it failed.
+    pub async fn finish(
+        mut self,
+        wrap: &dyn Wrap,
+        context: &LaunchContext,
+        run_name: &str,
+    ) -> Measurement {
+        let Some(mut instance) = self.instance.take() else {
+            return self.m;
+        };
+        if let (true, Some(target)) = (self.served, &self.target) {
+            body_and_stop(instance.as_mut(), wrap, target, context, &mut self.m).await;
+        }
+        let mut m = self.m;
+        if let Err(e) = instance.remove(&mut m).await {
+            m.fail(Failure::Infrastructure, e);
+        }
+        m.ok = m.failure.is_none();
+        if let Some(console) = instance.console() {
+            read_console(console, &mut m, context, &wrap.spec().name, run_name).await;
+        }
+        m
+    }
+}
+
+/// Records what an instance's console showed, and keeps its log when the launch failed.
+async fn read_console(
+    console: &mut ConsoleWatcher,
+    m: &mut Measurement,
+    context: &LaunchContext,
+    wrap: &str,
+    run_name: &str,
+) {
+    let seen = console.finish().await;
+    m.first_output = seen.first_output;
+    m.ready_line = seen.ready_line;
+    m.console_phases = seen.phases;
+    // An interrupted launch is not a failure of the instance: its console is not kept.
+    if !m.ok && !context.interrupt.is_raised() {
+        let kept = keep_console_log(console.log(), &context.logs_dir, wrap, run_name);
+        m.note(format!(
+            "console log: {kept} (last line: {:?})",
+            seen.last_line
+        ));
+    }
 }
 
 /// The port the instance answers on: the wrap's fixed one when it is free, else one the OS
@@ -249,15 +311,15 @@ fn ended_failure(instance: &mut dyn Instance) -> Failure {
     }
 }
 
-/// After the first response: memory, the body, and the timed stop; failures go to `m`.
-async fn measure_and_stop(
+/// After the first response (and the memory): the body, and the timed stop; failures go
+/// to `m`.
+async fn body_and_stop(
     instance: &mut dyn Instance,
     wrap: &dyn Wrap,
     target: &ProbeTarget,
     context: &LaunchContext,
     m: &mut Measurement,
 ) {
-    instance.read_memory(m).await;
     if let Some(expected) = &context.probe.expect_body
         && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
     {
