@@ -14,8 +14,9 @@ use shrinkwrap::report::plot;
 use shrinkwrap::report::progress::Progress;
 use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
+use shrinkwrap::results::density::DENSITY_FILE;
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
-use shrinkwrap::runner::{self, RunOptions};
+use shrinkwrap::runner::{self, RunOptions, density};
 use shrinkwrap::scenario::{DEFAULT_SCENARIO, MAX_RUNS, Scenario, TableLayout};
 
 /// Which shrink-wrap should this service ship in? Measures one workload as a container,
@@ -58,6 +59,21 @@ struct RunArgs {
 enum Command {
     /// Build the images, launch every wrap cold N times, write results.csv and print a summary.
     Run(RunArgs),
+    /// Start N instances of each wrap together, for each N: time until all answered, each
+    /// one's own first response, host memory per instance; write density.csv.
+    Density {
+        /// Scenario file (default: the built-in scenarios/hello-rust.toml).
+        scenario: Option<PathBuf>,
+        /// Instances per level, comma-separated, each 1 to 256.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        instances: Vec<u32>,
+        /// Measure only this wrap (repeatable).
+        #[arg(long = "wrap", value_name = "NAME")]
+        wraps: Vec<String>,
+        /// Output folder (default: results/SCENARIO-density-UTCTIME/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Build (or find in the cache) every image a scenario needs, without launching anything.
     Build {
         /// Scenario file (default: the built-in scenarios/hello-rust.toml).
@@ -202,6 +218,12 @@ fn watch_for_interrupts(interrupt: StopFlag) -> tokio::task::JoinHandle<()> {
 async fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Run(args) => run(args).await,
+        Command::Density {
+            scenario,
+            instances,
+            wraps,
+            out,
+        } => density(scenario, instances, &wraps, out).await,
         Command::Plot { results, out } => plot(&results, out),
         Command::Clean { images } => clean(images).await,
         Command::Compare {
@@ -338,6 +360,58 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     Ok(if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
     } else if outcome.rows.iter().all(|r| r.ok) && outcome.abandoned.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn density(
+    scenario: Option<PathBuf>,
+    mut levels: Vec<u32>,
+    wraps: &[String],
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    levels.sort_unstable();
+    levels.dedup();
+    if levels.is_empty() || levels[0] == 0 || levels[levels.len() - 1] > density::MAX_INSTANCES {
+        bail!(
+            "--instances takes numbers from 1 to {}, e.g. 1,8,32",
+            density::MAX_INSTANCES
+        );
+    }
+    let scenario = load_scenario(scenario, wraps)?;
+    let out_dir = out.unwrap_or_else(|| new_results_dir(&format!("{}-density", scenario.name)));
+    if out_dir.join(DENSITY_FILE).exists() {
+        bail!(
+            "{} already exists: choose another --out (results are never overwritten or mixed)",
+            out_dir.join(DENSITY_FILE).display()
+        );
+    }
+    let options = density::DensityOptions {
+        levels,
+        session: format!("{}-density-{}", scenario.name, std::process::id()),
+        out_dir,
+    };
+    density::check_levels(&scenario, &options.levels)?;
+    let cache = ImageCache::for_repository(repository_root());
+    let prepared = runner::prepare_all(&scenario, &cache, false, &Progress::default()).await?;
+    let interrupt = StopFlag::default();
+    let watcher = watch_for_interrupts(interrupt.clone());
+    let outcome = density::measure_density(&scenario, &prepared, &options, &interrupt).await;
+    watcher.abort();
+    let outcome = outcome?;
+    println!(
+        "{}",
+        report::density::density_table(&outcome.rows, Style::Terminal)
+    );
+    for note in &outcome.stopped_early {
+        println!("{note}");
+    }
+    println!("density: {}", options.out_dir.join(DENSITY_FILE).display());
+    Ok(if outcome.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if outcome.rows.iter().all(|r| r.ok) && outcome.stopped_early.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

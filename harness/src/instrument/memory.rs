@@ -51,6 +51,22 @@ fn read(path: &Path) -> Result<String, MemoryError> {
     })
 }
 
+/// The host's `MemAvailable` from `/proc/meminfo`: what the kernel estimates can be given
+/// to new work without swapping, bytes.
+pub fn mem_available_bytes() -> Result<u64, MemoryError> {
+    let path = Path::new("/proc/meminfo");
+    let text = read(path)?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("MemAvailable:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kib| kib.trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| MemoryError::Format {
+            path: path.to_path_buf(),
+            what: "no MemAvailable line in kB".to_string(),
+        })
+}
+
 /// RSS (from sysinfo) and PSS (from `/proc/PID/smaps_rollup`) summed over `pids`.
 pub fn process_memory(pids: &[u32]) -> Result<ProcessMemory, MemoryError> {
     let mut system = System::new().map_err(|e| MemoryError::Sysinfo(e.to_string()))?;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod density;
+
 /// File name of the results inside a run's output folder.
 pub const RESULTS_FILE: &str = "results.csv";
 
@@ -246,8 +248,8 @@ impl ResultsWriter {
         })
     }
 
-    /// Writes one row and flushes it to disk.
-    pub fn write(&mut self, row: &ResultRow) -> Result<(), ResultsError> {
+    /// Writes one row (a [`ResultRow`], or another file's row) and flushes it to disk.
+    pub fn write(&mut self, row: &impl Serialize) -> Result<(), ResultsError> {
         let csv_error = |cause| ResultsError::Csv {
             path: self.path.clone(),
             cause,
