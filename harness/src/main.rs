@@ -405,6 +405,11 @@ async fn density(
         "{}",
         report::density::density_table(&outcome.rows, Style::Terminal)
     );
+    if outcome.rows.iter().any(|r| r.kind == "qemu") {
+        println!(
+            "VMs that boot get their ready timeout times ceil(N / CPUs) at each level: N instances share the host's CPUs"
+        );
+    }
     for note in &outcome.stopped_early {
         println!("{note}");
     }

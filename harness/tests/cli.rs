@@ -430,3 +430,44 @@ fn an_existing_results_folder_is_refused_before_anything_runs() {
         "timestamp\n"
     );
 }
+
+#[test]
+fn a_density_level_that_cannot_fit_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    // A terabyte of guest RAM per VM fits no host; its kernel need not even exist, since
+    // the refusal comes before anything is built or checked.
+    let scenario = write(
+        dir.path(),
+        "huge.toml",
+        r#"name = "huge"
+workload = "none"
+[[wrap]]
+name = "huge-vm"
+kind = "qemu"
+qemu = { kernel = "missing.bin", guest_port = 8080, memory_mb = 1000000 }
+"#,
+    );
+    let out = dir.path().join("out");
+    let output = shrinkwrap(
+        &[
+            "density",
+            &scenario,
+            "--instances",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("huge-vm: 1 instances need about 1000000 MB"),
+        "{message}"
+    );
+    assert!(message.contains("choose fewer --instances"), "{message}");
+    assert!(!out.exists(), "nothing written");
+    let zero = shrinkwrap(&["density", &scenario, "--instances", "0"], &[]);
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(stderr(&zero).contains("--instances takes numbers from 1 to 256"));
+}

@@ -208,6 +208,19 @@ fn measured_per_instance(rows: &[DensityRow]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The wrap with its ready timeout multiplied by how many instances share each CPU, for a
+/// VM at a level with more instances than the host has CPUs: each boots that much slower.
+/// `None` when nothing changes (or the kind cannot be changed: restored VMs, containers and
+/// processes keep theirs).
+fn under_contention(wrap: &dyn Wrap, instances: u32) -> Option<Box<dyn Wrap>> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let factor = instances.div_ceil(cpus);
+    if factor <= 1 {
+        return None;
+    }
+    wrap.with_guest_memory(wrap.guest_memory_mb()?, wrap.spec().timeouts.ready * factor)
+}
+
 /// What every level of a density run shares.
 struct Level<'a> {
     scenario: &'a Scenario,
@@ -219,6 +232,8 @@ impl Level<'_> {
     /// Starts `instances` instances of `wrap` at once, waits for all, reads their memory
     /// and the host's with all serving, then stops and removes every one.
     async fn run(&self, wrap: &dyn Wrap, instances: u32) -> Vec<DensityRow> {
+        let contended = under_contention(wrap, instances);
+        let wrap = contended.as_deref().unwrap_or(wrap);
         let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let before = settled_mem_available().await;
         let started = Instant::now();
