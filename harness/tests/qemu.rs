@@ -21,6 +21,7 @@ static ONE_GUEST_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_n
 
 #[tokio::test(flavor = "multi_thread")]
 async fn qmp_handshake_status_and_quit() {
+    let _one_guest = ONE_GUEST_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let image = idle_guest(dir.path());
     let socket = dir.path().join("qmp.sock");
@@ -62,6 +63,7 @@ async fn qmp_handshake_status_and_quit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_that_never_serves_http_times_out_and_leaves_nothing() {
+    let _one_guest = ONE_GUEST_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let image = idle_guest(dir.path());
     let session = format!("test-idle-{}", std::process::id());

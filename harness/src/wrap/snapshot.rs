@@ -27,6 +27,14 @@ const QMP_TIMEOUT: Duration = Duration::from_secs(10);
 const SAVE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Longest wait for QEMU to exit after the save.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a VM idles after its first `200` before its state is saved: the probe's other
+/// attempts, abandoned at the first answer, are closed and the guest's threads for them
+/// end. Saved at once, a state could hold up to nine half-served connections, and every
+/// restore of it replayed them: a 64 MiB Hermit then ran out of memory for task stacks.
+const SETTLE: Duration = Duration::from_millis(500);
+/// Part of every state's key: how states are saved, so states saved another way are made
+/// again rather than reused.
+const HOW_SAVED: &str = "after the first 200 and 500 ms idle";
 
 /// A saved VM state on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +77,8 @@ impl Machine<'_> {
             .map_err(|e| WrapError::Qemu(format!("reading the boot files: {e}")))?;
         let mut hash = Sha256::new();
         hash.update(self.version.as_bytes());
+        hash.update([0]);
+        hash.update(HOW_SAVED.as_bytes());
         let ram = (self.ram == RestoreRam::Mapped).then_some(Path::new("RAM"));
         for arg in (self.arguments)(Path::new("QMP"), 0, ram) {
             hash.update([0]);
@@ -174,6 +184,9 @@ async fn save(machine: &Machine<'_>, file: &Path, ram: Option<&Path>) -> Result<
         ))),
         Err(e) => Err(failed(format!("probe thread failed: {e}"))),
     };
+    if served.is_ok() {
+        tokio::time::sleep(SETTLE).await;
+    }
     let result = match served {
         Ok(()) => save_and_quit(&socket, file, ram.is_some())
             .await
