@@ -413,6 +413,13 @@ async fn density(
     for note in &outcome.stopped_early {
         println!("{note}");
     }
+    if !outcome.rows.is_empty() {
+        let figures = default_plots_dir(&options.out_dir);
+        match plot::render_density(&outcome.rows, &figures) {
+            Ok(_) => println!("figures: {}", figures.display()),
+            Err(e) => eprintln!("warning: no figures: {e}"),
+        }
+    }
     println!("density: {}", options.out_dir.join(DENSITY_FILE).display());
     Ok(if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)

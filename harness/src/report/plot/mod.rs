@@ -4,15 +4,19 @@
 //! compressed, time to first response, host memory after it).
 
 mod bars;
+mod density;
 mod distribution;
 mod phases;
 pub mod style;
+
+pub use density::render_density;
 
 use std::path::{Path, PathBuf};
 
 use crate::analysis::stats::Summary;
 use crate::analysis::summarize;
 use crate::figure;
+use crate::results::density::DensityRow;
 use crate::results::{self, ResultRow};
 
 /// A figure that could not be drawn.
@@ -63,6 +67,28 @@ impl Provenance {
                 .unwrap_or(&first.timestamp)
                 .to_string(),
             runs: rows.iter().map(|r| r.run).max().unwrap_or(0),
+        })
+    }
+
+    /// The provenance of density rows of one host and scenario; `None` without rows.
+    pub fn of_density(rows: &[DensityRow]) -> Option<Provenance> {
+        let first = rows.first()?;
+        let mut vm_accels: Vec<String> = Vec::new();
+        for row in rows.iter().filter(|r| r.kind == "qemu") {
+            if !vm_accels.contains(&row.accel) {
+                vm_accels.push(row.accel.clone());
+            }
+        }
+        Some(Provenance {
+            scenario: first.scenario.clone(),
+            host: format!("{} ({})", first.host, first.host_cpu),
+            vm_accels,
+            day: first
+                .timestamp
+                .get(..10)
+                .unwrap_or(&first.timestamp)
+                .to_string(),
+            runs: rows.iter().map(|r| r.instances).max().unwrap_or(0),
         })
     }
 
