@@ -9,7 +9,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{self, FONT, LABEL_PX, NOTE_PX, SIZE, Scale, TICK_PX, TITLE_PX};
+use super::style::{self, FONT, LABEL_PX, SIZE, Scale, TICK_PX, TITLE_PX};
 use super::{Provenance, slot_names, tick, whiskers};
 use crate::analysis::WrapSummary;
 use crate::figure::Figure;
@@ -94,20 +94,13 @@ fn draw<DB: DrawingBackend>(
     provenance: &Provenance,
 ) -> Result<(), String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
-    root.fill(&WHITE).map_err(|e| text(&e))?;
-    let (chart_area, note_area) = root.split_vertically(SIZE.1 - NOTE_PX * 3);
     let whisker_note = if figure.per_image() {
         ""
     } else {
         " · whiskers: the median's 95% confidence interval (min–max under 6 runs)"
     };
-    note_area
-        .draw(&Text::new(
-            format!("{}{whisker_note}", provenance.footnote()),
-            (24, NOTE_PX as i32),
-            (FONT, NOTE_PX).into_font().color(&BLACK.mix(0.7)),
-        ))
-        .map_err(|e| text(&e))?;
+    let chart_area =
+        style::with_footnote(&root, &format!("{}{whisker_note}", provenance.footnote()))?;
     let values: Vec<f64> = bars.iter().filter_map(|b| b.value.map(|v| v.0)).collect();
     let highs = bars.iter().filter_map(|b| b.value.map(|v| v.2));
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);

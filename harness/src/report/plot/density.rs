@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::prelude::*;
 
-use super::style::{FONT, LABEL_PX, NOTE_PX, SIZE, Scale, TICK_PX, TITLE_PX};
+use super::style::{FONT, LABEL_PX, SIZE, Scale, TICK_PX, TITLE_PX};
 use super::{PlotError, Provenance, drawing, tick};
 use crate::figure::MB;
 use crate::results::density::DensityRow;
@@ -113,15 +113,8 @@ fn draw<DB: DrawingBackend>(
     provenance: &Provenance,
 ) -> Result<(), String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
-    root.fill(&WHITE).map_err(|e| text(&e))?;
-    let (chart_area, note_area) = root.split_vertically(SIZE.1 - NOTE_PX * 3);
-    note_area
-        .draw(&Text::new(
-            format!("{} · N instances started at once", provenance.footnote()),
-            (24, NOTE_PX as i32),
-            (FONT, NOTE_PX).into_font().color(&BLACK.mix(0.7)),
-        ))
-        .map_err(|e| text(&e))?;
+    let note = format!("{} · N instances started at once", provenance.footnote());
+    let chart_area = super::style::with_footnote(&root, &note)?;
     let points = lines.iter().flat_map(|l| l.points.iter().copied());
     let (mut min, mut max, mut most) = (f64::INFINITY, 0.0f64, 1.0f64);
     for (n, v) in points {

@@ -7,7 +7,7 @@ use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::style::{FONT, LABEL_PX, NOTE_PX, SIZE, Scale, TICK_PX, TITLE_PX};
+use super::style::{FONT, LABEL_PX, SIZE, Scale, TICK_PX, TITLE_PX};
 use super::{Provenance, slot_names, tick};
 use crate::analysis::stats::Summary;
 use crate::figure::{self, Figure};
@@ -74,18 +74,11 @@ fn draw<DB: DrawingBackend>(
     provenance: &Provenance,
 ) -> Result<(), String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
-    root.fill(&WHITE).map_err(|e| text(&e))?;
-    let (chart_area, note_area) = root.split_vertically(SIZE.1 - NOTE_PX * 3);
-    note_area
-        .draw(&Text::new(
-            format!(
-                "{} · a dot per ok cold start, the bar its wrap's median",
-                provenance.footnote()
-            ),
-            (24, NOTE_PX as i32),
-            (FONT, NOTE_PX).into_font().color(&BLACK.mix(0.7)),
-        ))
-        .map_err(|e| text(&e))?;
+    let note = format!(
+        "{} · a dot per ok cold start, the bar its wrap's median",
+        provenance.footnote()
+    );
+    let chart_area = super::style::with_footnote(&root, &note)?;
     let all = strips.iter().flat_map(|s| s.values.iter().copied());
     let (min, max) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
         (lo.min(v), hi.max(v))

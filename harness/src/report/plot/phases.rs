@@ -133,19 +133,12 @@ fn draw<DB: DrawingBackend>(
     provenance: &Provenance,
 ) -> Result<(), String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
-    root.fill(&WHITE).map_err(|e| text(&e))?;
-    let (chart_area, rest) = root.split_vertically(SIZE.1 - NOTE_PX * 3 - LEGEND_PX);
-    let (legend_area, note_area) = rest.split_vertically(LEGEND_PX);
-    note_area
-        .draw(&Text::new(
-            format!(
-                "{} · each part: the median time until that event, as a share of the median first response",
-                provenance.footnote()
-            ),
-            (24, NOTE_PX as i32),
-            (FONT, NOTE_PX).into_font().color(&BLACK.mix(0.7)),
-        ))
-        .map_err(|e| text(&e))?;
+    let note = format!(
+        "{} · each part: the median time until that event, as a share of the median first response",
+        provenance.footnote()
+    );
+    let page = super::style::with_footnote(&root, &note)?;
+    let (chart_area, legend_area) = page.split_vertically(SIZE.1 - NOTE_PX * 3 - LEGEND_PX);
     let events = legend(start_ups);
     let color = |event: &str| {
         let index = events.iter().position(|e| e == event).unwrap_or(0);

@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use plotters::coord::Shift;
+use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::PlotError;
@@ -34,6 +36,25 @@ pub fn register_font() -> Result<(), PlotError> {
     } else {
         Err(PlotError::Font)
     }
+}
+
+/// Fills `root` white and writes `note` along its bottom as the footnote; returns the area
+/// above it, for the chart.
+pub fn with_footnote<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    note: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|e| text(&e))?;
+    let (chart, note_area) = root.split_vertically(SIZE.1 - NOTE_PX * 3);
+    note_area
+        .draw(&Text::new(
+            note.to_string(),
+            (24, NOTE_PX as i32),
+            (FONT, NOTE_PX).into_font().color(&BLACK.mix(0.7)),
+        ))
+        .map_err(|e| text(&e))?;
+    Ok(chart)
 }
 
 /// How a value axis is drawn: linear from zero, or logarithmic when values spread widely.
