@@ -2,14 +2,12 @@
 //! 95% confidence interval as the whisker (min–max under 6 runs), the median written beside
 //! it, on a log axis when the medians lie far apart.
 
-use std::path::Path;
-
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{self, FONT, LABEL_PX, SIZE, Scale, TICK_PX, TITLE_PX};
+use super::style::{self, FONT, LABEL_PX, Scale, TICK_PX};
 use super::{Provenance, slot_names, tick, whiskers};
 use crate::analysis::WrapSummary;
 use crate::figure::Figure;
@@ -47,33 +45,35 @@ fn bars(figure: &Figure, summaries: &[WrapSummary]) -> Vec<Bar> {
         .collect()
 }
 
-/// Draws `figure` into `svg` and `png`.
-pub fn render(
-    figure: &Figure,
-    summaries: &[WrapSummary],
-    provenance: &Provenance,
-    svg: &Path,
-    png: &Path,
-) -> Result<(), (std::path::PathBuf, String)> {
-    let bars = bars(figure, summaries);
-    let failed = |path: &Path| {
-        let path = path.to_path_buf();
-        move |reason| (path, reason)
-    };
-    draw(
-        SVGBackend::new(svg, SIZE).into_drawing_area(),
-        figure,
-        &bars,
-        provenance,
-    )
-    .map_err(failed(svg))?;
-    draw(
-        BitMapBackend::new(png, SIZE).into_drawing_area(),
-        figure,
-        &bars,
-        provenance,
-    )
-    .map_err(failed(png))
+/// The bar chart of one figure.
+pub struct BarChart<'a> {
+    figure: &'a Figure,
+    bars: Vec<Bar>,
+    provenance: &'a Provenance,
+}
+
+impl<'a> BarChart<'a> {
+    /// The chart of `figure` over `summaries`.
+    pub fn new(
+        figure: &'a Figure,
+        summaries: &[WrapSummary],
+        provenance: &'a Provenance,
+    ) -> BarChart<'a> {
+        BarChart {
+            figure,
+            bars: bars(figure, summaries),
+            provenance,
+        }
+    }
+}
+
+impl style::Slide for BarChart<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), String> {
+        draw(root, self.figure, &self.bars, self.provenance)
+    }
 }
 
 fn title(figure: &Figure, provenance: &Provenance) -> String {
@@ -106,14 +106,8 @@ fn draw<DB: DrawingBackend>(
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = highs.fold(0.0, f64::max);
     let scale = style::Scale::for_range(min, max);
-    let widest = bars.iter().map(|b| b.wrap.len()).max().unwrap_or(4) as u32;
-    let mut builder = ChartBuilder::on(&chart_area);
-    builder
-        .caption(title(figure, provenance), (FONT, TITLE_PX))
-        .margin(30)
-        .margin_right(60)
-        .x_label_area_size(LABEL_PX * 3)
-        .y_label_area_size(widest * LABEL_PX * 2 / 3 + 30);
+    let label_width = style::row_label_width(bars.iter().map(|b| b.wrap.as_str()));
+    let mut builder = style::chart_on(&chart_area, &title(figure, provenance), label_width);
     let slots = bars.len() as f64;
     let axis = format!("{} ({})", figure.title, scale.describe(figure.unit));
     match scale {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::prelude::*;
 
-use super::style::{FONT, LABEL_PX, SIZE, Scale, TICK_PX, TITLE_PX};
-use super::{PlotError, Provenance, drawing, tick};
+use super::style::{self, FONT, LABEL_PX, Scale, TICK_PX};
+use super::{PlotError, Provenance, tick};
 use crate::figure::MB;
 use crate::results::density::DensityRow;
 
@@ -61,44 +61,38 @@ fn lines(rows: &[DensityRow], value: fn(&DensityRow) -> Option<f64>) -> Vec<Line
     lines
 }
 
+/// One density figure: a line per wrap.
+struct DensityChart<'a> {
+    plotted: &'a Plotted,
+    lines: Vec<Line>,
+    provenance: &'a Provenance,
+}
+
+impl style::Slide for DensityChart<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), String> {
+        draw(root, self.plotted, &self.lines, self.provenance)
+    }
+}
+
 /// Draws both density figures of rows of one host and scenario into `dir`.
 pub fn render_density(rows: &[DensityRow], dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let provenance = Provenance::of_density(rows).ok_or(PlotError::Empty)?;
-    super::style::register_font()?;
-    std::fs::create_dir_all(dir).map_err(|e| PlotError::Draw {
-        path: dir.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    style::prepare_dir(dir)?;
     let mut written = Vec::new();
     for plotted in &FIGURES {
         let lines = lines(rows, plotted.value);
         if lines.is_empty() {
             continue;
         }
-        let svg = dir.join(format!("{}.svg", plotted.stem));
-        let png = dir.join(format!("{}.png", plotted.stem));
-        let draw_to = |path: &Path, result: Result<(), String>| {
-            result.map_err(|reason| drawing((path.to_path_buf(), reason)))
+        let chart = DensityChart {
+            plotted,
+            lines,
+            provenance: &provenance,
         };
-        draw_to(
-            &svg,
-            draw(
-                SVGBackend::new(&svg, SIZE).into_drawing_area(),
-                plotted,
-                &lines,
-                &provenance,
-            ),
-        )?;
-        draw_to(
-            &png,
-            draw(
-                BitMapBackend::new(&png, SIZE).into_drawing_area(),
-                plotted,
-                &lines,
-                &provenance,
-            ),
-        )?;
-        written.extend([svg, png]);
+        written.extend(style::render(&chart, dir, plotted.stem)?);
     }
     if written.is_empty() {
         return Err(PlotError::Empty);
@@ -114,7 +108,7 @@ fn draw<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let note = format!("{} · N instances started at once", provenance.footnote());
-    let chart_area = super::style::with_footnote(&root, &note)?;
+    let chart_area = style::with_footnote(&root, &note)?;
     let points = lines.iter().flat_map(|l| l.points.iter().copied());
     let (mut min, mut max, mut most) = (f64::INFINITY, 0.0f64, 1.0f64);
     for (n, v) in points {
@@ -122,13 +116,7 @@ fn draw<DB: DrawingBackend>(
     }
     let scale = Scale::for_range(min, max);
     let axis = format!("{} ({})", plotted.quantity, scale.describe(plotted.unit));
-    let mut builder = ChartBuilder::on(&chart_area);
-    builder
-        .caption(plotted.title, (FONT, TITLE_PX))
-        .margin(30)
-        .margin_right(60)
-        .x_label_area_size(LABEL_PX * 3)
-        .y_label_area_size(LABEL_PX * 4);
+    let mut builder = style::chart_on(&chart_area, plotted.title, LABEL_PX * 4);
     let x_range = 0.8f64..most * 1.25;
     match scale {
         Scale::Linear { top } => fill(

@@ -1,13 +1,11 @@
 //! The first response of every ok cold start, one row of dots per wrap with its median
 //! marked: where a bar shows the middle, this shows the tails.
 
-use std::path::Path;
-
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::style::{FONT, LABEL_PX, SIZE, Scale, TICK_PX, TITLE_PX};
+use super::style::{self, FONT, LABEL_PX, Scale, TICK_PX};
 use super::{Provenance, slot_names, tick};
 use crate::analysis::stats::Summary;
 use crate::figure::{self, Figure};
@@ -41,31 +39,29 @@ fn strips(wraps: &[String], rows: &[ResultRow]) -> Vec<Strip> {
         .collect()
 }
 
-/// Draws the first responses of `wraps` (in this order) into `svg` and `png`.
-pub fn render(
-    wraps: &[String],
-    rows: &[ResultRow],
-    provenance: &Provenance,
-    svg: &Path,
-    png: &Path,
-) -> Result<(), (std::path::PathBuf, String)> {
-    let strips = strips(wraps, rows);
-    let failed = |path: &Path| {
-        let path = path.to_path_buf();
-        move |reason| (path, reason)
-    };
-    draw(
-        SVGBackend::new(svg, SIZE).into_drawing_area(),
-        &strips,
-        provenance,
-    )
-    .map_err(failed(svg))?;
-    draw(
-        BitMapBackend::new(png, SIZE).into_drawing_area(),
-        &strips,
-        provenance,
-    )
-    .map_err(failed(png))
+/// The first responses of every wrap, a row of dots each.
+pub struct Dots<'a> {
+    strips: Vec<Strip>,
+    provenance: &'a Provenance,
+}
+
+impl<'a> Dots<'a> {
+    /// The dots of `wraps` (in this order) from their ok `rows`.
+    pub fn new(wraps: &[String], rows: &[ResultRow], provenance: &'a Provenance) -> Dots<'a> {
+        Dots {
+            strips: strips(wraps, rows),
+            provenance,
+        }
+    }
+}
+
+impl style::Slide for Dots<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), String> {
+        draw(root, &self.strips, self.provenance)
+    }
 }
 
 fn draw<DB: DrawingBackend>(
@@ -78,23 +74,15 @@ fn draw<DB: DrawingBackend>(
         "{} · a dot per ok cold start, the bar its wrap's median",
         provenance.footnote()
     );
-    let chart_area = super::style::with_footnote(&root, &note)?;
+    let chart_area = style::with_footnote(&root, &note)?;
     let all = strips.iter().flat_map(|s| s.values.iter().copied());
     let (min, max) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
     let scale = Scale::for_range(min, max);
-    let widest = strips.iter().map(|s| s.wrap.len()).max().unwrap_or(4) as u32;
-    let mut builder = ChartBuilder::on(&chart_area);
-    builder
-        .caption(
-            format!("{}: every cold start", FIGURE.title),
-            (FONT, TITLE_PX),
-        )
-        .margin(30)
-        .margin_right(60)
-        .x_label_area_size(LABEL_PX * 3)
-        .y_label_area_size(widest * LABEL_PX * 2 / 3 + 30);
+    let label_width = style::row_label_width(strips.iter().map(|s| s.wrap.as_str()));
+    let title = format!("{}: every cold start", FIGURE.title);
+    let mut builder = style::chart_on(&chart_area, &title, label_width);
     let slots = strips.len() as f64;
     let axis = format!("{} ({})", FIGURE.title, scale.describe(FIGURE.unit));
     match scale {

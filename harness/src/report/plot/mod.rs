@@ -106,10 +106,6 @@ impl Provenance {
     }
 }
 
-fn drawing((path, reason): (PathBuf, String)) -> PlotError {
-    PlotError::Draw { path, reason }
-}
-
 /// The file name of a figure's chart: its title in lower case, words joined by `-`.
 fn file_stem(title: &str) -> String {
     title
@@ -127,31 +123,17 @@ pub fn render_all(rows: &[ResultRow], dir: &Path) -> Result<Vec<PathBuf>, PlotEr
     if summaries.iter().all(|s| s.ok_runs == 0) {
         return Err(PlotError::Empty);
     }
-    style::register_font()?;
-    std::fs::create_dir_all(dir).map_err(|e| PlotError::Draw {
-        path: dir.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    style::prepare_dir(dir)?;
     let mut written = Vec::new();
     for figure in figure::ALL.iter().filter(|f| f.in_plot) {
-        let stem = file_stem(figure.title);
-        let (svg, png) = (
-            dir.join(format!("{stem}.svg")),
-            dir.join(format!("{stem}.png")),
-        );
-        bars::render(figure, &summaries, &provenance, &svg, &png).map_err(drawing)?;
-        written.extend([svg, png]);
+        let chart = bars::BarChart::new(figure, &summaries, &provenance);
+        written.extend(style::render(&chart, dir, &file_stem(figure.title))?);
     }
     let wraps: Vec<String> = summaries.iter().map(|s| s.wrap.clone()).collect();
-    let (svg, png) = (
-        dir.join("first-response-distribution.svg"),
-        dir.join("first-response-distribution.png"),
-    );
-    distribution::render(&wraps, rows, &provenance, &svg, &png).map_err(drawing)?;
-    written.extend([svg, png]);
-    let (svg, png) = (dir.join("start-up.svg"), dir.join("start-up.png"));
-    phases::render(&summaries, &provenance, &svg, &png).map_err(drawing)?;
-    written.extend([svg, png]);
+    let dots = distribution::Dots::new(&wraps, rows, &provenance);
+    written.extend(style::render(&dots, dir, "first-response-distribution")?);
+    let start_up = phases::StartUpChart::new(&summaries, &provenance);
+    written.extend(style::render(&start_up, dir, "start-up")?);
     Ok(written)
 }
 

@@ -3,12 +3,10 @@
 //! the ready line), each part the share of the median first response spent until that
 //! event, with the whole first response written beside it.
 
-use std::path::Path;
-
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{FONT, LABEL_PX, NOTE_PX, SIZE, TICK_PX, TITLE_PX};
+use super::style::{self, FONT, LABEL_PX, NOTE_PX, SIZE, TICK_PX};
 use super::{Provenance, slot_names};
 use crate::analysis::{FIRST_200, FIXED_EVENTS, WrapSummary};
 use crate::figure;
@@ -101,30 +99,29 @@ fn legend(start_ups: &[StartUp]) -> Vec<String> {
     events
 }
 
-/// Draws the start-ups of `summaries` into `svg` and `png`.
-pub fn render(
-    summaries: &[WrapSummary],
-    provenance: &Provenance,
-    svg: &Path,
-    png: &Path,
-) -> Result<(), (std::path::PathBuf, String)> {
-    let start_ups = start_ups(summaries);
-    let failed = |path: &Path| {
-        let path = path.to_path_buf();
-        move |reason| (path, reason)
-    };
-    draw(
-        SVGBackend::new(svg, SIZE).into_drawing_area(),
-        &start_ups,
-        provenance,
-    )
-    .map_err(failed(svg))?;
-    draw(
-        BitMapBackend::new(png, SIZE).into_drawing_area(),
-        &start_ups,
-        provenance,
-    )
-    .map_err(failed(png))
+/// Where each wrap's cold start goes, a bar each.
+pub struct StartUpChart<'a> {
+    start_ups: Vec<StartUp>,
+    provenance: &'a Provenance,
+}
+
+impl<'a> StartUpChart<'a> {
+    /// The chart of the wraps in `summaries` that have a first 200.
+    pub fn new(summaries: &[WrapSummary], provenance: &'a Provenance) -> StartUpChart<'a> {
+        StartUpChart {
+            start_ups: start_ups(summaries),
+            provenance,
+        }
+    }
+}
+
+impl style::Slide for StartUpChart<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), String> {
+        draw(root, &self.start_ups, self.provenance)
+    }
 }
 
 fn draw<DB: DrawingBackend>(
@@ -137,7 +134,7 @@ fn draw<DB: DrawingBackend>(
         "{} · each part: the median time until that event, as a share of the median first response",
         provenance.footnote()
     );
-    let page = super::style::with_footnote(&root, &note)?;
+    let page = style::with_footnote(&root, &note)?;
     let (chart_area, legend_area) = page.split_vertically(SIZE.1 - NOTE_PX * 3 - LEGEND_PX);
     let events = legend(start_ups);
     let color = |event: &str| {
@@ -146,13 +143,9 @@ fn draw<DB: DrawingBackend>(
         RGBColor(r, g, b).to_rgba()
     };
     draw_legend(&legend_area, &events, &color)?;
-    let widest = start_ups.iter().map(|s| s.wrap.len()).max().unwrap_or(4) as u32;
+    let label_width = style::row_label_width(start_ups.iter().map(|s| s.wrap.as_str()));
     let slots = start_ups.len();
-    let mut chart = ChartBuilder::on(&chart_area)
-        .caption("Where each cold start goes", (FONT, TITLE_PX))
-        .margin(30)
-        .x_label_area_size(LABEL_PX * 3)
-        .y_label_area_size(widest * LABEL_PX * 2 / 3 + 30)
+    let mut chart = style::chart_on(&chart_area, "Where each cold start goes", label_width)
         .build_cartesian_2d(0f64..100.0 + TOTAL_ROOM, 0f64..slots as f64)
         .map_err(|e| text(&e))?;
     let names: Vec<&str> = start_ups.iter().map(|s| s.wrap.as_str()).collect();

@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use std::path::{Path, PathBuf};
+
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -36,6 +38,64 @@ pub fn register_font() -> Result<(), PlotError> {
     } else {
         Err(PlotError::Font)
     }
+}
+
+/// A figure that draws itself on any plotters backend, so that one drawing makes both its
+/// SVG and its PNG.
+pub trait Slide {
+    /// Draws the whole figure on `root`, [`SIZE`] pixels.
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Creates `dir` (and registers the font) before figures are drawn into it.
+pub fn prepare_dir(dir: &Path) -> Result<(), PlotError> {
+    register_font()?;
+    std::fs::create_dir_all(dir).map_err(|e| PlotError::Draw {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Draws `slide` as `DIR/STEM.svg` and `DIR/STEM.png`; returns both paths.
+pub fn render(slide: &impl Slide, dir: &Path, stem: &str) -> Result<[PathBuf; 2], PlotError> {
+    let (svg, png) = (
+        dir.join(format!("{stem}.svg")),
+        dir.join(format!("{stem}.png")),
+    );
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |reason| PlotError::Draw { path, reason }
+    };
+    slide
+        .draw(SVGBackend::new(&svg, SIZE).into_drawing_area())
+        .map_err(failed(&svg))?;
+    slide
+        .draw(BitMapBackend::new(&png, SIZE).into_drawing_area())
+        .map_err(failed(&png))?;
+    Ok([svg, png])
+}
+
+/// A chart on `area` with the slides' title style, margins and axis-label room;
+/// `y_label_width` is the room for the row or value labels, in pixels.
+pub fn chart_on<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    y_label_width: u32,
+) -> ChartBuilder<'a, 'static, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(title, (FONT, TITLE_PX))
+        .margin(30)
+        .margin_right(60)
+        .x_label_area_size(LABEL_PX * 3)
+        .y_label_area_size(y_label_width);
+    builder
+}
+
+/// Room for row labels as long as the longest of `names`, in pixels.
+pub fn row_label_width<'n>(names: impl Iterator<Item = &'n str>) -> u32 {
+    let widest = names.map(str::len).max().unwrap_or(4) as u32;
+    widest * LABEL_PX * 2 / 3 + 30
 }
 
 /// Fills `root` white and writes `note` along its bottom as the footnote; returns the area
