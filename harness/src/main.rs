@@ -261,6 +261,18 @@ fn load_scenario(path: Option<PathBuf>, wraps: &[String]) -> Result<Scenario> {
     Ok(scenario)
 }
 
+/// Refuses a results file that exists already, before anything runs: results are never
+/// overwritten or mixed.
+fn refuse_existing(file: &Path) -> Result<()> {
+    if file.exists() {
+        bail!(
+            "{} already exists: choose another --out (results are never overwritten or mixed)",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 /// A new folder under results/ named after the scenario and the UTC time (with a suffix
 /// when a run started in the same second).
 fn new_results_dir(scenario: &str) -> PathBuf {
@@ -293,13 +305,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if runs.is_some_and(|n| n == 0 || n > MAX_RUNS) || warmup.is_some_and(|n| n > MAX_RUNS) {
         bail!("--runs must be between 1 and {MAX_RUNS}, --warmup at most {MAX_RUNS}");
     }
-    if let Some(out) = &out
-        && out.join(RESULTS_FILE).exists()
-    {
-        bail!(
-            "{} already exists: choose another --out (results are never overwritten or mixed)",
-            out.join(RESULTS_FILE).display()
-        );
+    if let Some(out) = &out {
+        refuse_existing(&out.join(RESULTS_FILE))?;
     }
     let out_dir = out.unwrap_or_else(|| new_results_dir(&scenario.name));
     // Names this run's containers and VMs: unique even for two runs started together.
@@ -382,12 +389,7 @@ async fn density(
     }
     let scenario = load_scenario(scenario, wraps)?;
     let out_dir = out.unwrap_or_else(|| new_results_dir(&format!("{}-density", scenario.name)));
-    if out_dir.join(DENSITY_FILE).exists() {
-        bail!(
-            "{} already exists: choose another --out (results are never overwritten or mixed)",
-            out_dir.join(DENSITY_FILE).display()
-        );
-    }
+    refuse_existing(&out_dir.join(DENSITY_FILE))?;
     let options = density::DensityOptions {
         levels,
         session: format!("{}-density-{}", scenario.name, std::process::id()),
