@@ -14,8 +14,12 @@ use shrinkwrap::runner::density::{DensityOptions, measure_density};
 use shrinkwrap::runner::prepare_all;
 use shrinkwrap::scenario::Scenario;
 
+/// One VM level at a time: a second would move the other's MemAvailable.
+static ONE_LEVEL_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread")]
 async fn per_instance_memory_agrees_with_the_drop_of_mem_available() {
+    let _one_level = ONE_LEVEL_AT_A_TIME.lock().await;
     let mut scenario =
         Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
     scenario.select_wraps(&["vm".to_string()]).unwrap();
@@ -54,5 +58,51 @@ async fn per_instance_memory_agrees_with_the_drop_of_mem_available() {
     }
     let csv = std::fs::read_to_string(out.path().join("density.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "a header and two rows");
+    assert_eq!(qemu_processes_with(&format!("shrinkwrap-{session}-")), 0);
+}
+
+/// Interrupted while its VMs boot, a level removes every instance it started and writes no
+/// row; the rows of levels measured before are kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_level_leaves_nothing_running_and_writes_no_row() {
+    let _one_level = ONE_LEVEL_AT_A_TIME.lock().await;
+    let mut scenario =
+        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
+    scenario
+        .select_wraps(&["native".to_string(), "vm".to_string()])
+        .unwrap();
+    let cache = ImageCache::for_repository(repository_root());
+    let wraps = prepare_all(&scenario, &cache, false, &Progress::default())
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-density-interrupt-{}", std::process::id());
+    let options = DensityOptions {
+        levels: vec![2],
+        out_dir: out.path().to_path_buf(),
+        session: session.clone(),
+    };
+    let interrupt = StopFlag::default();
+    let raiser = {
+        let interrupt = interrupt.clone();
+        // The native level takes milliseconds; the VMs' boot takes over 15 s.
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            interrupt.raise();
+        })
+    };
+    let outcome = measure_density(&scenario, &wraps, &options, &interrupt)
+        .await
+        .unwrap();
+    raiser.await.unwrap();
+    assert!(outcome.interrupted);
+    assert!(
+        outcome.rows.iter().all(|r| r.wrap == "native" && r.ok),
+        "{:?}",
+        outcome.rows
+    );
+    assert_eq!(outcome.rows.len(), 2, "the native level is kept");
+    let csv = std::fs::read_to_string(out.path().join("density.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "a header and the native rows");
     assert_eq!(qemu_processes_with(&format!("shrinkwrap-{session}-")), 0);
 }

@@ -155,16 +155,18 @@ pub async fn measure_density(
                 break;
             }
             let rows = level.run(wrap, instances).await;
+            // An interrupted level is not a measurement, as an interrupted launch is not:
+            // its instances are removed and no row is written.
+            if interrupt.is_raised() {
+                outcome.interrupted = true;
+                break;
+            }
             for row in &rows {
                 writer.write(row)?;
             }
             let failed = rows.iter().filter(|r| !r.ok).count();
             per_instance = per_instance.max(measured_per_instance(&rows));
             outcome.rows.extend(rows);
-            if interrupt.is_raised() {
-                outcome.interrupted = true;
-                break;
-            }
             if failed > 0 {
                 outcome.stopped_early.push(format!(
                     "{name}: {failed} of {instances} instances failed: larger levels not tried"
