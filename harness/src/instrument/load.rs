@@ -301,10 +301,12 @@ mod tests {
                 "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: {}\r\n\r\nok\n",
                 if close { "close" } else { "keep-alive" }
             );
+            // Counted before it is sent: a client may read the answer before a count
+            // made after the write.
+            requests.fetch_add(1, Ordering::SeqCst);
             if stream.write_all(response.as_bytes()).await.is_err() {
                 return;
             }
-            requests.fetch_add(1, Ordering::SeqCst);
             if close {
                 return;
             }
