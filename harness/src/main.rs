@@ -15,8 +15,9 @@ use shrinkwrap::report::progress::Progress;
 use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
 use shrinkwrap::results::density::DENSITY_FILE;
+use shrinkwrap::results::load::LOAD_FILE;
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
-use shrinkwrap::runner::{self, RunOptions, density};
+use shrinkwrap::runner::{self, RunOptions, density, load};
 use shrinkwrap::scenario::{DEFAULT_SCENARIO, MAX_RUNS, Scenario, TableLayout};
 
 /// Which shrink-wrap should this service ship in? Measures one workload as a container,
@@ -71,6 +72,28 @@ enum Command {
         #[arg(long = "wrap", value_name = "NAME")]
         wraps: Vec<String>,
         /// Output folder (default: results/SCENARIO-density-UTCTIME/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Drive each wrap, once serving, with a closed loop of HTTP requests from the host, with
+    /// keep-alive and without: requests per second, latency percentiles, errors, the
+    /// instance's CPU per 1,000 requests and the generator's own; write load.csv.
+    Load {
+        /// Scenario file (default: the built-in scenarios/hello-rust.toml).
+        scenario: Option<PathBuf>,
+        /// Recorded load per wrap and mode, e.g. 3s, 500ms, 1m.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+        duration: std::time::Duration,
+        /// Unrecorded load before it.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+        warmup: std::time::Duration,
+        /// Clients, each with one request in flight (1 to 256).
+        #[arg(long, default_value_t = 8)]
+        connections: u32,
+        /// Load only this wrap (repeatable).
+        #[arg(long = "wrap", value_name = "NAME")]
+        wraps: Vec<String>,
+        /// Output folder (default: results/SCENARIO-load-UTCTIME/).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -224,6 +247,23 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             wraps,
             out,
         } => density(scenario, instances, &wraps, out).await,
+        Command::Load {
+            scenario,
+            duration,
+            warmup,
+            connections,
+            wraps,
+            out,
+        } => {
+            let options = load::LoadOptions {
+                duration,
+                warmup,
+                connections,
+                out_dir: PathBuf::new(),
+                session: String::new(),
+            };
+            load(scenario, options, &wraps, out).await
+        }
         Command::Plot { results, out } => plot(&results, out),
         Command::Clean { images } => clean(images).await,
         Command::Compare {
@@ -426,6 +466,49 @@ async fn density(
     Ok(if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
     } else if outcome.rows.iter().all(|r| r.ok) && outcome.stopped_early.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn load(
+    scenario: Option<PathBuf>,
+    mut options: load::LoadOptions,
+    wraps: &[String],
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    if options.connections == 0 || options.connections > load::MAX_CONNECTIONS {
+        bail!("--connections takes 1 to {}", load::MAX_CONNECTIONS);
+    }
+    if options.duration.is_zero() || options.duration > load::MAX_DURATION {
+        bail!(
+            "--duration takes more than 0 s and at most {} s, e.g. 3s",
+            load::MAX_DURATION.as_secs()
+        );
+    }
+    if options.warmup > load::MAX_DURATION {
+        bail!("--warmup takes at most {} s", load::MAX_DURATION.as_secs());
+    }
+    let scenario = load_scenario(scenario, wraps)?;
+    options.out_dir = out.unwrap_or_else(|| new_results_dir(&format!("{}-load", scenario.name)));
+    options.session = format!("{}-load-{}", scenario.name, std::process::id());
+    refuse_existing(&options.out_dir.join(LOAD_FILE))?;
+    let cache = ImageCache::for_repository(repository_root());
+    let prepared = runner::prepare_all(&scenario, &cache, false, &Progress::default()).await?;
+    let interrupt = StopFlag::default();
+    let watcher = watch_for_interrupts(interrupt.clone());
+    let run = load::measure_load(&scenario, &prepared, &options, &interrupt).await;
+    watcher.abort();
+    let run = run?;
+    println!("{}", report::load::load_table(&run.rows, Style::Terminal));
+    for note in report::load::load_notes(&run.rows) {
+        println!("{note}");
+    }
+    println!("load: {}", options.out_dir.join(LOAD_FILE).display());
+    Ok(if run.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if run.rows.iter().all(|r| r.ok && r.errors == 0) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

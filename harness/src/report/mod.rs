@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod export;
 pub mod folder;
 mod html;
+pub mod load;
 pub mod plot;
 pub mod progress;
 

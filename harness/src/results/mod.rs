@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod density;
+pub mod load;
 
 /// File name of the results inside a run's output folder.
 pub const RESULTS_FILE: &str = "results.csv";

@@ -5,6 +5,7 @@
 
 pub mod density;
 pub mod events;
+pub mod load;
 pub mod minmem;
 
 use std::path::PathBuf;

@@ -155,6 +155,10 @@ impl Instance for FakeInstance {
     async fn read_memory(&mut self, m: &mut Measurement) {
         m.host_memory_bytes = Some(1 << 20);
     }
+    /// The fake serves from the test's own process: it has none of its own.
+    async fn host_processes(&mut self) -> Result<Vec<u32>, String> {
+        Ok(Vec::new())
+    }
     async fn stop(&mut self, _: Duration) -> Result<(), String> {
         Ok(())
     }

@@ -313,21 +313,27 @@ impl ContainerInstance {
     }
 
     /// Memory of the running container right after its first response.
-    async fn measure_memory(&self, id: &str, measurement: &mut Measurement) {
-        let pid = match self
+    /// The host PID of the container's first process, as the engine reports it.
+    async fn init_pid(&self, id: &str) -> Result<u32, String> {
+        let info = self
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
-        {
-            Ok(info) => info.state.and_then(|s| s.pid).filter(|&p| p > 0),
+            .map_err(|e| format!("inspect failed: {}", engine_message(&e)))?;
+        info.state
+            .and_then(|s| s.pid)
+            .filter(|&p| p > 0)
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(|| "the engine reports no PID for the container".to_string())
+    }
+
+    async fn measure_memory(&self, id: &str, measurement: &mut Measurement) {
+        let pid = match self.init_pid(id).await {
+            Ok(pid) => pid,
             Err(e) => {
-                measurement.note(format!("memory: inspect failed: {}", engine_message(&e)));
+                measurement.note(format!("memory: {e}"));
                 return;
             }
-        };
-        let Some(pid) = pid.and_then(|p| u32::try_from(p).ok()) else {
-            measurement.note("memory: the engine reports no PID for the container");
-            return;
         };
         let cgroup = match MemoryCgroup::of_process(pid) {
             Ok(cgroup) => cgroup,
@@ -481,6 +487,17 @@ impl Instance for ContainerInstance {
             Ok(id) => self.measure_memory(&id, m).await,
             Err(e) => m.note(format!("memory: {e}")),
         }
+    }
+
+    /// The processes in the container's cgroup and its shim.
+    async fn host_processes(&mut self) -> Result<Vec<u32>, String> {
+        let id = self.id()?.to_string();
+        let pid = self.init_pid(&id).await?;
+        let mut pids = MemoryCgroup::of_process(pid)
+            .and_then(|cgroup| cgroup.pids())
+            .map_err(|e| e.to_string())?;
+        pids.push(container_shim(pid, &id).map_err(|e| e.to_string())?);
+        Ok(pids)
     }
 
     /// A graceful stop: SIGTERM, then the engine's SIGKILL after `timeout`.

@@ -73,6 +73,8 @@ pub trait Instance: Send {
     async fn explain(&mut self, probe_error: String) -> String;
     /// Reads the instance's memory right after its first response.
     async fn read_memory(&mut self, m: &mut Measurement);
+    /// Every host process that exists for the instance: those its host memory is read over.
+    async fn host_processes(&mut self) -> Result<Vec<u32>, String>;
     /// After the first response, outside every timed span: checks the instance still runs
     /// and readies its stop (a VM's QMP connection). An error fails the run; no stop is made.
     async fn before_stop(&mut self, _m: &mut Measurement) -> Result<(), String> {
@@ -154,6 +156,21 @@ impl Live {
     pub async fn read_memory(&mut self) {
         if let (true, Some(instance)) = (self.served, self.instance.as_mut()) {
             instance.read_memory(&mut self.m).await;
+        }
+    }
+
+    /// Where a serving instance answers on the host.
+    pub fn addr(&self) -> Option<std::net::SocketAddr> {
+        self.served
+            .then(|| self.target.as_ref().map(|t| t.addr))
+            .flatten()
+    }
+
+    /// Every host process of a serving instance (see [`Instance::host_processes`]).
+    pub async fn host_processes(&mut self) -> Result<Vec<u32>, String> {
+        match (self.served, self.instance.as_mut()) {
+            (true, Some(instance)) => instance.host_processes().await,
+            _ => Err("the instance is not serving".to_string()),
         }
     }
 

@@ -256,6 +256,12 @@ impl Instance for ProcessInstance {
         }
     }
 
+    /// The process and every process descended from it.
+    async fn host_processes(&mut self) -> Result<Vec<u32>, String> {
+        let pid = self.pid().ok_or("the process has exited")?;
+        process_tree(pid).map_err(|e| e.to_string())
+    }
+
     async fn before_stop(&mut self, _m: &mut Measurement) -> Result<(), String> {
         match self.pid() {
             Some(_) => Ok(()),

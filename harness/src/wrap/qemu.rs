@@ -581,6 +581,12 @@ impl Instance for QemuInstance {
         }
     }
 
+    /// QEMU alone: it spawns no helper.
+    async fn host_processes(&mut self) -> Result<Vec<u32>, String> {
+        let pid = self.child.as_ref().and_then(tokio::process::Child::id);
+        Ok(vec![pid.ok_or("QEMU has exited")?])
+    }
+
     async fn read_memory(&mut self, m: &mut Measurement) {
         let Some(pid) = self.child.as_ref().and_then(tokio::process::Child::id) else {
             m.note("memory: QEMU has exited");

@@ -1,0 +1,85 @@
+//! The load table: one line per wrap and keep-alive mode, with throughput, latency
+//! percentiles, errors, the instance's CPU per 1,000 requests, both sides' CPU use and what
+//! bounded the load.
+
+use super::{Style, new_table};
+use crate::analysis::load::FULL_HOST;
+use crate::results::load::LoadRow;
+
+/// The table of a load run, rows in the order measured.
+pub fn load_table(rows: &[LoadRow], style: Style) -> String {
+    let (mut table, _) = new_table(style);
+    table.set_header([
+        "Wrap",
+        "Keep-alive",
+        "Ok",
+        "Requests/s",
+        "Latency p50 / p90 / p99 / max (ms)",
+        "Errors",
+        "Connections",
+        "Instance CPU / 1000 requests (ms)",
+        "CPU used (cores): instance / generator",
+        "Limit",
+    ]);
+    for row in rows {
+        let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
+        let cores = |cpu_s: Option<f64>| match cpu_s {
+            Some(s) if row.elapsed_s > 0.0 => format!("{:.2}", s / row.elapsed_s),
+            _ => "missing".to_string(),
+        };
+        table.add_row([
+            row.wrap.clone(),
+            if row.keep_alive { "on" } else { "off" }.to_string(),
+            if row.ok { "yes" } else { "no" }.to_string(),
+            format!("{:.0}", row.requests_per_second),
+            format!(
+                "{} / {} / {} / {}",
+                ms(row.p50_ms),
+                ms(row.p90_ms),
+                ms(row.p99_ms),
+                ms(row.max_ms)
+            ),
+            row.errors.to_string(),
+            row.connections_opened.to_string(),
+            row.instance_cpu_ms_per_1000
+                .map_or("missing".to_string(), |v| format!("{v:.1}")),
+            format!(
+                "{} / {}",
+                cores(row.instance_cpu_s),
+                cores(row.generator_cpu_s)
+            ),
+            row.limit.clone(),
+        ]);
+    }
+    table.to_string()
+}
+
+/// What the table's columns mean, and each failed row's words.
+pub fn load_notes(rows: &[LoadRow]) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(first) = rows.first() {
+        notes.push(format!(
+            "{} clients, each with one request in flight, for {} s after a warm-up; latency \
+             from a request's start (its connect, without keep-alive) to its last byte. CPU \
+             is user + system time on the host: the instance's host processes, and the \
+             generator (this harness) on the same {} CPUs.",
+            first.connections, first.duration_s, first.host_cpus
+        ));
+        notes.push(format!(
+            "Limit: \"generator\" when the host's CPUs were {:.0}% busy or more and the \
+             generator used at least as much as the instance (the instance may serve more \
+             than shown); \"instance\" when busy and the instance used more; \"latency\" when \
+             the host had idle CPU.",
+            FULL_HOST * 100.0
+        ));
+    }
+    for row in rows.iter().filter(|r| !r.ok || !r.error.is_empty()) {
+        let mode = if row.keep_alive {
+            "keep-alive"
+        } else {
+            "no keep-alive"
+        };
+        notes.push(format!("{} ({mode}): {}", row.wrap, row.error));
+    }
+    notes
+}

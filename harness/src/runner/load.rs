@@ -1,0 +1,255 @@
+//! Load: each wrap, once serving, driven by a closed loop of requests from the host, with
+//! keep-alive and without, each mode on a fresh instance (a guest that fails under one load
+//! does not spoil the other). An unrecorded warm-up comes first; then the throughput, the
+//! latencies, the CPU time of the instance's host processes and of the generator (this
+//! process) are read over the recorded load; then the instance's body is checked, it is
+//! stopped and removed like every launch.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::analysis::load::Limit;
+use crate::instrument::cpu::cpu_time;
+use crate::instrument::host::HostFacts;
+use crate::instrument::load::{LoadOutcome, LoadPlan, drive};
+use crate::instrument::probe::StopFlag;
+use crate::results::load::{LOAD_FILE, LoadRow};
+use crate::results::{ResultsError, ResultsWriter};
+use crate::scenario::Scenario;
+use crate::wrap::launch::{Live, serve};
+use crate::wrap::{LaunchContext, Measurement, Wrap};
+
+/// Most clients a load may have.
+pub const MAX_CONNECTIONS: u32 = 256;
+/// Longest recorded load.
+pub const MAX_DURATION: Duration = Duration::from_secs(600);
+/// Longest wait for one request's whole answer before it counts as an error.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a load run needs.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Recorded load per wrap and mode.
+    pub duration: Duration,
+    /// Unrecorded load before it.
+    pub warmup: Duration,
+    /// Clients.
+    pub connections: u32,
+    /// Folder for load.csv and the logs of failed launches.
+    pub out_dir: PathBuf,
+    /// Labels every instance, so leftovers can be found.
+    pub session: String,
+}
+
+/// What a load run measured.
+#[derive(Debug, Default)]
+pub struct LoadRun {
+    /// One row per wrap and mode, in order.
+    pub rows: Vec<LoadRow>,
+    /// The user interrupted: the rows so far are kept.
+    pub interrupted: bool,
+}
+
+/// Drives every wrap with and without keep-alive, writing load.csv as rows finish.
+pub async fn measure_load(
+    scenario: &Scenario,
+    wraps: &[Box<dyn Wrap>],
+    options: &LoadOptions,
+    interrupt: &StopFlag,
+) -> Result<LoadRun, ResultsError> {
+    std::fs::create_dir_all(&options.out_dir).map_err(|cause| ResultsError::Open {
+        path: options.out_dir.clone(),
+        cause,
+    })?;
+    let mut writer = ResultsWriter::create(&options.out_dir.join(LOAD_FILE))?;
+    let session = Session {
+        scenario,
+        options,
+        host: HostFacts::read(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        context: LaunchContext {
+            session: options.session.clone(),
+            probe: scenario.probe.clone(),
+            interrupt: interrupt.clone(),
+            logs_dir: options.out_dir.join("logs"),
+        },
+    };
+    let mut run = LoadRun::default();
+    for wrap in wraps {
+        for keep_alive in [true, false] {
+            let row = session.load(wrap.as_ref(), keep_alive).await;
+            // An interrupted load is not a measurement: no row is written.
+            if interrupt.is_raised() {
+                run.interrupted = true;
+                break;
+            }
+            writer.write(&row)?;
+            run.rows.push(row);
+        }
+        wrap.remove_leftovers(&options.session).await;
+        if run.interrupted {
+            break;
+        }
+    }
+    Ok(run)
+}
+
+/// What a load run shares.
+struct Session<'a> {
+    scenario: &'a Scenario,
+    options: &'a LoadOptions,
+    host: HostFacts,
+    cpus: u32,
+    context: LaunchContext,
+}
+
+/// The recorded load on one instance.
+struct Recorded {
+    outcome: LoadOutcome,
+    generator_cpu: Option<Duration>,
+    instance_cpu: Option<Duration>,
+    /// Why a CPU figure is missing.
+    missing: Vec<String>,
+}
+
+impl Session<'_> {
+    /// One fresh instance of `wrap`, driven once it serves, then stopped and removed.
+    async fn load(&self, wrap: &dyn Wrap, keep_alive: bool) -> LoadRow {
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut live = serve(wrap, &self.context).await;
+        let recorded = match live.addr() {
+            Some(addr) => Some(self.drive(&mut live, addr, keep_alive).await),
+            None => None,
+        };
+        let mode = if keep_alive { "keep-alive" } else { "close" };
+        let m = live
+            .finish(wrap, &self.context, &format!("load-{mode}"))
+            .await;
+        self.row(wrap, keep_alive, timestamp, &m, recorded)
+    }
+
+    /// Warms up, then drives the recorded load, reading CPU time around it.
+    async fn drive(
+        &self,
+        live: &mut Live,
+        addr: std::net::SocketAddr,
+        keep_alive: bool,
+    ) -> Recorded {
+        let mut plan = LoadPlan {
+            addr,
+            path: self.scenario.probe.path.clone(),
+            connections: self.options.connections,
+            duration: self.options.warmup,
+            keep_alive,
+            request_timeout: REQUEST_TIMEOUT,
+        };
+        if !plan.duration.is_zero() {
+            drive(&plan, &self.context.interrupt).await;
+        }
+        plan.duration = self.options.duration;
+        let mut missing = Vec::new();
+        let pids = live.host_processes().await.unwrap_or_else(|e| {
+            missing.push(format!("instance CPU: {e}"));
+            Vec::new()
+        });
+        let generator = [std::process::id()];
+        let before = (cpu_time(&generator), cpu_time(&pids));
+        let outcome = drive(&plan, &self.context.interrupt).await;
+        let after = (cpu_time(&generator), cpu_time(&pids));
+        let mut used = |name: &str, before, after| match (before, after) {
+            (Ok(before), Ok(after)) => Some(after - before),
+            (Err(e), _) | (_, Err(e)) => {
+                missing.push(format!("{name} CPU: {e}"));
+                None
+            }
+        };
+        let generator_cpu = used("generator", before.0, after.0);
+        let instance_cpu = if pids.is_empty() {
+            None
+        } else {
+            used("instance", before.1, after.1)
+        };
+        Recorded {
+            outcome,
+            generator_cpu,
+            instance_cpu,
+            missing,
+        }
+    }
+
+    fn row(
+        &self,
+        wrap: &dyn Wrap,
+        keep_alive: bool,
+        timestamp: String,
+        m: &Measurement,
+        recorded: Option<Recorded>,
+    ) -> LoadRow {
+        let seconds = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+        let mut error = m.notes.clone();
+        let mut row = LoadRow {
+            timestamp,
+            host: self.host.name.clone(),
+            host_kernel: self.host.kernel.clone(),
+            host_cpu: self.host.cpu.clone(),
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: self.scenario.name.clone(),
+            wrap: wrap.spec().name.clone(),
+            kind: wrap.spec().kind().to_string(),
+            runtime_version: wrap.runtime_version().to_string(),
+            accel: wrap.accel().to_string(),
+            run: 1,
+            keep_alive,
+            connections: self.options.connections,
+            duration_s: self.options.duration.as_secs_f64(),
+            ok: m.ok,
+            failure: m.failure,
+            error: String::new(),
+            requests: 0,
+            errors: 0,
+            connections_opened: 0,
+            elapsed_s: 0.0,
+            requests_per_second: 0.0,
+            p50_ms: None,
+            p90_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            instance_cpu_s: None,
+            instance_cpu_ms_per_1000: None,
+            generator_cpu_s: None,
+            host_cpus: self.cpus,
+            limit: Limit::Unknown.to_string(),
+        };
+        if let Some(recorded) = recorded {
+            let outcome = &recorded.outcome;
+            if let Some(first) = &outcome.first_error {
+                error.push(format!("first failed request: {first}"));
+            }
+            error.extend(recorded.missing);
+            row.requests = outcome.requests;
+            row.errors = outcome.errors;
+            row.connections_opened = outcome.connections_opened;
+            row.elapsed_s = outcome.elapsed.as_secs_f64();
+            row.requests_per_second = outcome.requests_per_second();
+            row.p50_ms = outcome.percentile_ms(50.0);
+            row.p90_ms = outcome.percentile_ms(90.0);
+            row.p99_ms = outcome.percentile_ms(99.0);
+            row.max_ms = outcome.max_ms();
+            row.instance_cpu_s = seconds(recorded.instance_cpu);
+            row.instance_cpu_ms_per_1000 = recorded
+                .instance_cpu
+                .filter(|_| outcome.requests > 0)
+                .map(|cpu| cpu.as_secs_f64() * 1e6 / outcome.requests as f64);
+            row.generator_cpu_s = seconds(recorded.generator_cpu);
+            row.limit = Limit::judge(
+                recorded.generator_cpu,
+                recorded.instance_cpu,
+                outcome.elapsed,
+                self.cpus,
+            )
+            .to_string();
+        }
+        row.error = error.join("; ");
+        row
+    }
+}
