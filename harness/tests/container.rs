@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
+use bollard::query_parameters::ListImagesOptionsBuilder;
 mod common;
 
-use common::{run, run_options};
+use common::{containers_labelled, run, run_options};
 use shrinkwrap::results::{RESULTS_FILE, read_results};
 use shrinkwrap::scenario::Scenario;
 use shrinkwrap::wrap::container::{HARNESS_LABEL, SESSION_LABEL, connect};
@@ -24,17 +24,6 @@ fn scenario(name: &str, wraps: &str) -> Scenario {
         "name = \"{name}\"\nworkload = \"hello-rust\"\n[probe]\nexpect_body = \"Hello World\\n\"\n{wraps}"
     );
     Scenario::parse(&text, Path::new("tests/inline.toml")).expect("test scenario parses")
-}
-
-/// Containers (running or not) carrying a label filter.
-async fn containers_labelled(label: &str) -> usize {
-    let (docker, _) = connect().await.expect("dockerd answers: run scripts/setup");
-    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker.list_containers(Some(options)).await.unwrap().len()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -44,7 +44,8 @@ pub struct ProcessMemory {
     pub pss_bytes: u64,
 }
 
-fn read(path: &Path) -> Result<String, MemoryError> {
+/// A /proc or cgroup file's text.
+pub(crate) fn read(path: &Path) -> Result<String, MemoryError> {
     std::fs::read_to_string(path).map_err(|cause| MemoryError::Read {
         path: path.to_path_buf(),
         cause,
@@ -116,10 +117,13 @@ impl MemoryCgroup {
     pub fn of_process(pid: u32) -> Result<MemoryCgroup, MemoryError> {
         let path = PathBuf::from(format!("/proc/{pid}/cgroup"));
         let text = read(&path)?;
-        memory_cgroup_from(&text, Path::new("/sys/fs/cgroup")).ok_or(MemoryError::Format {
-            path,
-            what: "no memory cgroup listed".into(),
-        })
+        let (dir, unified) = cgroup_dir(&text, Path::new("/sys/fs/cgroup"), "memory").ok_or(
+            MemoryError::Format {
+                path,
+                what: "no memory cgroup listed".into(),
+            },
+        )?;
+        Ok(MemoryCgroup { dir, unified })
     }
 
     /// Every process in the cgroup.
@@ -155,9 +159,10 @@ impl MemoryCgroup {
     }
 }
 
-/// Finds the memory controller's cgroup in a `/proc/PID/cgroup` text: the v1 `memory` line,
-/// or the v2 `0::` line when no v1 memory controller is mounted.
-fn memory_cgroup_from(text: &str, root: &Path) -> Option<MemoryCgroup> {
+/// Finds a controller's cgroup folder in a `/proc/PID/cgroup` text: the v1 line naming the
+/// controller (under `root/CONTROLLER`), or the v2 `0::` line when no v1 hierarchy has it;
+/// the flag says v2.
+pub(crate) fn cgroup_dir(text: &str, root: &Path, controller: &str) -> Option<(PathBuf, bool)> {
     let mut unified = None;
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
@@ -166,17 +171,11 @@ fn memory_cgroup_from(text: &str, root: &Path) -> Option<MemoryCgroup> {
             continue;
         };
         let relative = path.trim_start_matches('/');
-        if controllers.split(',').any(|c| c == "memory") {
-            return Some(MemoryCgroup {
-                dir: root.join("memory").join(relative),
-                unified: false,
-            });
+        if controllers.split(',').any(|c| c == controller) {
+            return Some((root.join(controller).join(relative), false));
         }
         if id == "0" && controllers.is_empty() {
-            unified = Some(MemoryCgroup {
-                dir: root.join(relative),
-                unified: true,
-            });
+            unified = Some((root.join(relative), true));
         }
     }
     unified
@@ -329,22 +328,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_v1_memory_cgroup() {
-        let text = "12:pids:/docker/abc\n4:memory:/docker/abc\n0::/\n";
-        let cg = memory_cgroup_from(text, Path::new("/sys/fs/cgroup")).unwrap();
-        assert_eq!(cg.dir, Path::new("/sys/fs/cgroup/memory/docker/abc"));
-        assert!(!cg.unified);
+    fn finds_a_controllers_v1_cgroup() {
+        let text = "12:pids:/docker/abc\n4:memory:/docker/abc\n2:cpuacct:/docker/abc\n0::/\n";
+        let root = Path::new("/sys/fs/cgroup");
+        let (dir, unified) = cgroup_dir(text, root, "memory").unwrap();
+        assert_eq!(dir, Path::new("/sys/fs/cgroup/memory/docker/abc"));
+        assert!(!unified);
+        let (dir, _) = cgroup_dir(text, root, "cpuacct").unwrap();
+        assert_eq!(dir, Path::new("/sys/fs/cgroup/cpuacct/docker/abc"));
     }
 
     #[test]
     fn finds_the_unified_cgroup_when_there_is_no_v1_memory() {
         let text = "0::/system.slice/docker-abc.scope\n";
-        let cg = memory_cgroup_from(text, Path::new("/sys/fs/cgroup")).unwrap();
+        let (dir, unified) = cgroup_dir(text, Path::new("/sys/fs/cgroup"), "memory").unwrap();
         assert_eq!(
-            cg.dir,
+            dir,
             Path::new("/sys/fs/cgroup/system.slice/docker-abc.scope")
         );
-        assert!(cg.unified);
+        assert!(unified);
     }
 
     #[test]

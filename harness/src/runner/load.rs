@@ -112,6 +112,22 @@ struct Recorded {
     missing: Vec<String>,
 }
 
+/// How far a CPU clock advanced between two readings; why it is not known, into `missing`.
+fn advanced<E: std::fmt::Display>(
+    name: &str,
+    before: Result<Duration, E>,
+    after: Result<Duration, E>,
+    missing: &mut Vec<String>,
+) -> Option<Duration> {
+    match (before, after) {
+        (Ok(before), Ok(after)) => Some(after.saturating_sub(before)),
+        (Err(e), _) | (_, Err(e)) => {
+            missing.push(format!("{name} CPU: {e}"));
+            None
+        }
+    }
+}
+
 impl Session<'_> {
     /// One fresh instance of `wrap`, driven once it serves, then stopped and removed.
     async fn load(&self, wrap: &dyn Wrap, keep_alive: bool) -> LoadRow {
@@ -147,28 +163,13 @@ impl Session<'_> {
             drive(&plan, &self.context.interrupt).await;
         }
         plan.duration = self.options.duration;
-        let mut missing = Vec::new();
-        let pids = live.host_processes().await.unwrap_or_else(|e| {
-            missing.push(format!("instance CPU: {e}"));
-            Vec::new()
-        });
         let generator = [std::process::id()];
-        let before = (cpu_time(&generator), cpu_time(&pids));
+        let before = (cpu_time(&generator), live.cpu_time().await);
         let outcome = drive(&plan, &self.context.interrupt).await;
-        let after = (cpu_time(&generator), cpu_time(&pids));
-        let mut used = |name: &str, before, after| match (before, after) {
-            (Ok(before), Ok(after)) => Some(after - before),
-            (Err(e), _) | (_, Err(e)) => {
-                missing.push(format!("{name} CPU: {e}"));
-                None
-            }
-        };
-        let generator_cpu = used("generator", before.0, after.0);
-        let instance_cpu = if pids.is_empty() {
-            None
-        } else {
-            used("instance", before.1, after.1)
-        };
+        let after = (cpu_time(&generator), live.cpu_time().await);
+        let mut missing = Vec::new();
+        let generator_cpu = advanced("generator", before.0, after.0, &mut missing);
+        let instance_cpu = advanced("instance", before.1, after.1, &mut missing);
         Recorded {
             outcome,
             generator_cpu,

@@ -26,6 +26,7 @@ use super::{
 use crate::image::ImageFacts;
 use crate::image::contents::{self, Contents};
 use crate::image::size::{self as image_size, CachedFacts, FactsCache};
+use crate::instrument::cpu;
 use crate::instrument::memory::{self, MemoryCgroup, process_memory};
 use crate::instrument::probe;
 use crate::scenario::{ContainerSpec, Launch, WrapSpec};
@@ -498,6 +499,16 @@ impl Instance for ContainerInstance {
             .map_err(|e| e.to_string())?;
         pids.push(container_shim(pid, &id).map_err(|e| e.to_string())?);
         Ok(pids)
+    }
+
+    /// The kernel's count for the container's cgroup (every thread to its end), and the
+    /// shim's from `/proc`.
+    async fn cpu_time(&mut self) -> Result<Duration, String> {
+        let id = self.id()?.to_string();
+        let pid = self.init_pid(&id).await?;
+        let shim = container_shim(pid, &id).map_err(|e| e.to_string())?;
+        let inside = cpu::cgroup_cpu_time(pid).map_err(|e| e.to_string())?;
+        Ok(inside + cpu::cpu_time(&[shim]).map_err(|e| e.to_string())?)
     }
 
     /// A graceful stop: SIGTERM, then the engine's SIGKILL after `timeout`.

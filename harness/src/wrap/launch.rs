@@ -75,6 +75,12 @@ pub trait Instance: Send {
     async fn read_memory(&mut self, m: &mut Measurement);
     /// Every host process that exists for the instance: those its host memory is read over.
     async fn host_processes(&mut self) -> Result<Vec<u32>, String>;
+    /// The CPU time the instance's host processes used so far: from `/proc` unless the
+    /// kind has a more complete count (see [`crate::instrument::cpu`]).
+    async fn cpu_time(&mut self) -> Result<Duration, String> {
+        let pids = self.host_processes().await?;
+        crate::instrument::cpu::cpu_time(&pids).map_err(|e| e.to_string())
+    }
     /// After the first response, outside every timed span: checks the instance still runs
     /// and readies its stop (a VM's QMP connection). An error fails the run; no stop is made.
     async fn before_stop(&mut self, _m: &mut Measurement) -> Result<(), String> {
@@ -170,6 +176,14 @@ impl Live {
     pub async fn host_processes(&mut self) -> Result<Vec<u32>, String> {
         match (self.served, self.instance.as_mut()) {
             (true, Some(instance)) => instance.host_processes().await,
+            _ => Err("the instance is not serving".to_string()),
+        }
+    }
+
+    /// The CPU time a serving instance used so far (see [`Instance::cpu_time`]).
+    pub async fn cpu_time(&mut self) -> Result<Duration, String> {
+        match (self.served, self.instance.as_mut()) {
+            (true, Some(instance)) => instance.cpu_time().await,
             _ => Err("the instance is not serving".to_string()),
         }
     }

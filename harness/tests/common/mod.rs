@@ -1,7 +1,10 @@
 //! What the integration tests share. Each test file uses its own part of it.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::Path;
+
+use bollard::query_parameters::ListContainersOptionsBuilder;
 
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
@@ -9,6 +12,7 @@ use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
 use shrinkwrap::runner::{BenchError, RunOptions, RunOutcome, run_scenario};
 use shrinkwrap::scenario::Scenario;
+use shrinkwrap::wrap::container::connect;
 
 /// Options for `runs` measured launches without warm-up, into `out`, under `session`.
 pub fn run_options(session: &str, out: &Path, runs: u32) -> RunOptions {
@@ -65,4 +69,14 @@ pub fn qemu_processes_with(marker: &str) -> usize {
             cmd.starts_with("qemu-system") && cmd.contains(marker)
         })
         .count()
+}
+/// Containers (running or not) carrying a label filter.
+pub async fn containers_labelled(label: &str) -> usize {
+    let (docker, _) = connect().await.expect("dockerd answers: run scripts/setup");
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker.list_containers(Some(options)).await.unwrap().len()
 }

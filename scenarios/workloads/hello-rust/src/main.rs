@@ -1,5 +1,6 @@
 //! hello-rust: the workload shrinkwrap wraps. Like the talk's Node.js server, it answers
-//! every HTTP request with `200 OK`, `Content-Type: text/plain` and `Hello World\n`.
+//! every HTTP request with `200 OK`, `Content-Type: text/plain` and `Hello World\n`, and
+//! keeps the connection open for the next request unless the client asks to close it.
 //!
 //! Portable std code only (no dependencies, no async runtime): the same source is built as
 //! a static Linux binary, as a Hermit unikernel and as a Linux appliance's workload.
@@ -10,12 +11,11 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\n\
-Content-Type: text/plain\r\n\
-Content-Length: 12\r\n\
-Connection: close\r\n\
-\r\n\
-Hello World\n";
+const BODY: &str = "Hello World\n";
+
+/// How long a kept-alive connection may stay idle before the server closes it (where the
+/// kernel has receive timeouts; Hermit's 0.11 has none).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Longest request head read before answering anyway.
 const MAX_REQUEST_BYTES: usize = 8192;
@@ -50,19 +50,68 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// Reads the request head (up to the blank line, bounded) and answers it.
-fn serve(mut stream: TcpStream) -> std::io::Result<()> {
-    // Best effort: Hermit's kernel (0.11) has no receive timeouts and answers EINVAL.
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut request = Vec::with_capacity(512);
+/// The answer to every request; `close` says the connection ends after it.
+fn response(close: bool) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n{BODY}",
+        BODY.len(),
+        if close { "close" } else { "keep-alive" }
+    )
+}
+
+/// Reads the next request head (up to the blank line) from `stream`, keeping what follows
+/// it in `pending`. `None` when the client closed the connection between requests; a head
+/// longer than `MAX_REQUEST_BYTES` is returned as it is, to be answered anyway.
+fn read_head(stream: &mut TcpStream, pending: &mut Vec<u8>) -> std::io::Result<Option<Vec<u8>>> {
     let mut buffer = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST_BYTES {
+    loop {
+        if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = pending.split_off(end + 4);
+            return Ok(Some(std::mem::replace(pending, rest)));
+        }
+        if pending.len() >= MAX_REQUEST_BYTES {
+            return Ok(Some(std::mem::take(pending)));
+        }
         match stream.read(&mut buffer)? {
-            0 => break,
-            n => request.extend_from_slice(&buffer[..n]),
+            0 if pending.is_empty() => return Ok(None),
+            0 => return Ok(Some(std::mem::take(pending))),
+            n => pending.extend_from_slice(&buffer[..n]),
         }
     }
-    stream.write_all(RESPONSE)?;
+}
+
+/// Whether the client wants the connection closed after this request: HTTP/1.1 keeps it
+/// open unless told `Connection: close`; HTTP/1.0 closes unless told `keep-alive`. An
+/// incomplete head closes.
+fn closes_after(head: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    if !head.ends_with("\r\n\r\n") {
+        return true;
+    }
+    let mut lines = head.lines();
+    let http_1_0 = lines.next().is_some_and(|line| line.ends_with("http/1.0"));
+    let connection = lines
+        .filter_map(|line| line.strip_prefix("connection:"))
+        .map(str::trim)
+        .next_back();
+    match connection {
+        Some(value) => value != "keep-alive",
+        None => http_1_0,
+    }
+}
+
+/// Answers every request on a connection until the client or the head says to close.
+fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+    // Best effort: Hermit's kernel (0.11) has no receive timeouts and answers EINVAL.
+    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+    let mut pending = Vec::with_capacity(512);
+    while let Some(head) = read_head(&mut stream, &mut pending)? {
+        let close = closes_after(&head);
+        stream.write_all(response(close).as_bytes())?;
+        if close {
+            break;
+        }
+    }
     stream.flush()
 }
 
