@@ -498,7 +498,8 @@ async fn load(
     let prepared = runner::prepare_all(&scenario, &cache, false, &Progress::default()).await?;
     let interrupt = StopFlag::default();
     let watcher = watch_for_interrupts(interrupt.clone());
-    let run = load::measure_load(&scenario, &prepared, &options, &interrupt).await;
+    let progress = Progress::default();
+    let run = load::measure_load(&scenario, &prepared, &options, &interrupt, &progress).await;
     watcher.abort();
     let run = run?;
     println!("{}", report::load::load_table(&run.rows, Style::Terminal));

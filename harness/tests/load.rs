@@ -47,9 +47,15 @@ async fn the_workload_keeps_connections_alive_only_when_asked_and_nothing_is_lef
         out_dir: out.path().to_path_buf(),
         session: session.clone(),
     };
-    let run = measure_load(&scenario, &wraps, &options, &StopFlag::default())
-        .await
-        .unwrap();
+    let run = measure_load(
+        &scenario,
+        &wraps,
+        &options,
+        &StopFlag::default(),
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.rows.len(), 4, "two modes of two wraps");
     for row in &run.rows {
         assert!(row.ok && row.errors == 0, "{row:?}");

@@ -20,8 +20,11 @@ pub struct Console {
     pub ready_line: Option<Duration>,
     /// The phase lines seen, by name, in the order they appeared.
     pub phases: Vec<(String, Duration)>,
-    /// The first line that says the instance failed.
+    /// The first line that says the instance failed, with the line after it (where a Rust
+    /// panic says why).
     pub fatal_line: Option<String>,
+    /// Whether the line after the fatal line was added to it.
+    pub fatal_line_followed: bool,
     /// The last line that was not blank.
     pub last_line: String,
 }
@@ -145,6 +148,14 @@ fn see_line(line: &str, now: Duration, watch: &Watch, state: &mut Console) {
         state.ready_line = Some(now);
         watch.listening.raise();
     }
+    if let Some(fatal) = state.fatal_line.as_mut()
+        && !state.fatal_line_followed
+        && !line.trim().is_empty()
+    {
+        fatal.push(' ');
+        fatal.push_str(line.trim());
+        state.fatal_line_followed = true;
+    }
     if state.fatal_line.is_none() && watch.fatal_lines.iter().any(|f| line.contains(f.as_str())) {
         state.fatal_line = Some(line.to_string());
         watch.fatal.raise();
@@ -198,5 +209,34 @@ mod tests {
         assert_eq!(seen, [("init", 0), ("systemd", 1)]);
         assert_eq!(state.ready_line, Some(Duration::from_secs(3)));
         assert!(watch.listening.is_raised());
+    }
+
+    #[test]
+    fn a_fatal_line_keeps_the_line_after_it_where_a_panic_says_why() {
+        let watch = Watch {
+            ready_line: None,
+            fatal_lines: vec!["panicked at".to_string()],
+            phase_lines: Vec::new(),
+            listening: StopFlag::default(),
+            fatal: StopFlag::default(),
+        };
+        let mut state = Console::default();
+        let lines = [
+            "[0][PANIC] panicked at src/scheduler.rs:107:14:",
+            "",
+            "Failed to allocate Physical Memory for TaskStacks: AllocError",
+            "Number of interrupts",
+        ];
+        for line in lines {
+            see_line(line, Duration::ZERO, &watch, &mut state);
+        }
+        assert_eq!(
+            state.fatal_line.as_deref(),
+            Some(
+                "[0][PANIC] panicked at src/scheduler.rs:107:14: \
+                 Failed to allocate Physical Memory for TaskStacks: AllocError"
+            )
+        );
+        assert!(watch.fatal.is_raised());
     }
 }

@@ -3,7 +3,7 @@
 //! bounded the load.
 
 use super::{Style, new_table};
-use crate::analysis::load::FULL_HOST;
+use crate::analysis::load::FULL;
 use crate::results::load::LoadRow;
 
 /// The table of a load run, rows in the order measured.
@@ -18,7 +18,8 @@ pub fn load_table(rows: &[LoadRow], style: Style) -> String {
         "Errors",
         "Connections",
         "Instance CPU / 1000 requests (ms)",
-        "CPU used (cores): instance / generator",
+        "CPU used (cores): instance / its busiest thread / generator",
+        "Host busy (%)",
         "Limit",
     ]);
     for row in rows {
@@ -44,10 +45,13 @@ pub fn load_table(rows: &[LoadRow], style: Style) -> String {
             row.instance_cpu_ms_per_1000
                 .map_or("missing".to_string(), |v| format!("{v:.1}")),
             format!(
-                "{} / {}",
+                "{} / {} / {}",
                 cores(row.instance_cpu_s),
+                cores(row.busiest_instance_thread_s),
                 cores(row.generator_cpu_s)
             ),
+            row.host_busy_percent
+                .map_or("missing".to_string(), |p| format!("{p:.0}")),
             row.limit.clone(),
         ]);
     }
@@ -66,11 +70,12 @@ pub fn load_notes(rows: &[LoadRow]) -> Vec<String> {
             first.connections, first.duration_s, first.host_cpus
         ));
         notes.push(format!(
-            "Limit: \"generator\" when the host's CPUs were {:.0}% busy or more and the \
+            "Limit: \"generator\" when the host's CPUs were {full:.0}% busy or more and the \
              generator used at least as much as the instance (the instance may serve more \
-             than shown); \"instance\" when busy and the instance used more; \"latency\" when \
-             the host had idle CPU.",
-            FULL_HOST * 100.0
+             than shown); \"instance\" when busy and the instance used more; \"instance \
+             thread\" when the host had idle CPU but one thread of the instance ran {full:.0}% \
+             of the time or more (a VM's single vCPU); \"latency\" otherwise.",
+            full = FULL * 100.0
         ));
     }
     for row in rows.iter().filter(|r| !r.ok || !r.error.is_empty()) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::results::load::LoadRow;
 use crate::runner::events::{Event, Observer};
 use crate::wrap::Measurement;
 
@@ -82,6 +83,14 @@ impl Observer for Progress {
                 launch,
                 measurement,
             } => self.show(format!("{wrap}: {launch}: {}", describe(measurement)), true),
+            Event::Loading { wrap, keep_alive } => self.replace(Some(spinner(&format!(
+                "{wrap}, {}: launching and driving",
+                keep_alive_name(*keep_alive)
+            )))),
+            Event::Loaded { row } => {
+                self.replace(None);
+                eprintln!("{}", describe_load(row));
+            }
             Event::GivenUp { .. } => {}
             Event::LeftoversRemoved { wrap, count } => {
                 eprintln!("warning: removed {count} leftover instance(s) of wrap '{wrap}'");
@@ -97,6 +106,30 @@ fn describe(m: &Measurement) -> String {
             Some(kind) => format!("failed ({kind}): {}", m.notes.join("; ")),
             None => format!("failed: {}", m.notes.join("; ")),
         },
+    }
+}
+
+fn keep_alive_name(keep_alive: bool) -> &'static str {
+    if keep_alive {
+        "keep-alive"
+    } else {
+        "no keep-alive"
+    }
+}
+
+fn describe_load(row: &LoadRow) -> String {
+    let mode = keep_alive_name(row.keep_alive);
+    let served = format!(
+        "{:.0} requests/s, p99 {}, {} errors",
+        row.requests_per_second,
+        row.p99_ms
+            .map_or("missing".to_string(), |ms| format!("{ms:.2} ms")),
+        row.errors
+    );
+    match (row.ok, row.failure) {
+        (true, _) => format!("{}, {mode}: {served}", row.wrap),
+        (false, Some(kind)) => format!("{}, {mode}: {served}; failed ({kind})", row.wrap),
+        (false, None) => format!("{}, {mode}: {served}; failed", row.wrap),
     }
 }
 

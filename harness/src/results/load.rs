@@ -69,6 +69,10 @@ pub struct LoadRow {
     pub instance_cpu_ms_per_1000: Option<f64>,
     /// User and system CPU time of the load generator (the harness's process), s.
     pub generator_cpu_s: Option<f64>,
+    /// Share of the host's CPU time busy during the load, percent.
+    pub host_busy_percent: Option<f64>,
+    /// CPU time of the instance's busiest host thread during the load, s.
+    pub busiest_instance_thread_s: Option<f64>,
     /// The host's logical CPUs.
     pub host_cpus: u32,
     /// What bounded the throughput, judged from the CPU figures (see the analysis).

@@ -2,6 +2,7 @@
 //! progress bars and lines, tests into a list. The runner itself never draws anything.
 
 use super::minmem::MinMemory;
+use crate::results::load::LoadRow;
 use crate::wrap::Measurement;
 
 /// Which launch of a wrap: a warm-up or a measured run, counted from 1.
@@ -108,6 +109,18 @@ pub enum Event<'a> {
     Finished {
         /// The wrap.
         wrap: &'a str,
+    },
+    /// A load begins: a fresh instance is launched, warmed up and driven.
+    Loading {
+        /// The wrap.
+        wrap: &'a str,
+        /// Whether clients keep their connections.
+        keep_alive: bool,
+    },
+    /// A load ended.
+    Loaded {
+        /// What it measured.
+        row: &'a LoadRow,
     },
     /// Instances of the wrap that escaped their cleanup were removed.
     LeftoversRemoved {

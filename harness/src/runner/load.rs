@@ -5,16 +5,19 @@
 //! process) are read over the recorded load; then the instance's body is checked, it is
 //! stopped and removed like every launch.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::analysis::load::Limit;
-use crate::instrument::cpu::cpu_time;
+use crate::analysis::load::{CpuUse, Limit};
+use crate::instrument::cpu::{HostCpu, busiest_thread, cpu_time, thread_times};
 use crate::instrument::host::HostFacts;
 use crate::instrument::load::{LoadOutcome, LoadPlan, drive};
+use crate::instrument::memory::MemoryError;
 use crate::instrument::probe::StopFlag;
 use crate::results::load::{LOAD_FILE, LoadRow};
 use crate::results::{ResultsError, ResultsWriter};
+use crate::runner::events::{Event, Observer};
 use crate::scenario::Scenario;
 use crate::wrap::launch::{Live, serve};
 use crate::wrap::{LaunchContext, Measurement, Wrap};
@@ -56,6 +59,7 @@ pub async fn measure_load(
     wraps: &[Box<dyn Wrap>],
     options: &LoadOptions,
     interrupt: &StopFlag,
+    observer: &dyn Observer,
 ) -> Result<LoadRun, ResultsError> {
     std::fs::create_dir_all(&options.out_dir).map_err(|cause| ResultsError::Open {
         path: options.out_dir.clone(),
@@ -77,12 +81,18 @@ pub async fn measure_load(
     let mut run = LoadRun::default();
     for wrap in wraps {
         for keep_alive in [true, false] {
+            let name = &wrap.spec().name;
+            observer.event(&Event::Loading {
+                wrap: name,
+                keep_alive,
+            });
             let row = session.load(wrap.as_ref(), keep_alive).await;
             // An interrupted load is not a measurement: no row is written.
             if interrupt.is_raised() {
                 run.interrupted = true;
                 break;
             }
+            observer.event(&Event::Loaded { row: &row });
             writer.write(&row)?;
             run.rows.push(row);
         }
@@ -106,10 +116,28 @@ struct Session<'a> {
 /// The recorded load on one instance.
 struct Recorded {
     outcome: LoadOutcome,
-    generator_cpu: Option<Duration>,
-    instance_cpu: Option<Duration>,
+    cpu: CpuUse,
     /// Why a CPU figure is missing.
     missing: Vec<String>,
+}
+
+/// The CPU clocks read before and after a load.
+struct Readings {
+    generator: Result<Duration, MemoryError>,
+    instance: Result<Duration, String>,
+    host: Result<HostCpu, MemoryError>,
+    threads: HashMap<u32, Duration>,
+}
+
+impl Readings {
+    async fn take(live: &mut Live, generator: &[u32], instance_pids: &[u32]) -> Readings {
+        Readings {
+            generator: cpu_time(generator),
+            instance: live.cpu_time().await,
+            host: HostCpu::read(),
+            threads: thread_times(instance_pids),
+        }
+    }
 }
 
 /// How far a CPU clock advanced between two readings; why it is not known, into `missing`.
@@ -164,16 +192,28 @@ impl Session<'_> {
         }
         plan.duration = self.options.duration;
         let generator = [std::process::id()];
-        let before = (cpu_time(&generator), live.cpu_time().await);
+        let pids = live.host_processes().await.unwrap_or_default();
+        let before = Readings::take(live, &generator, &pids).await;
         let outcome = drive(&plan, &self.context.interrupt).await;
-        let after = (cpu_time(&generator), live.cpu_time().await);
+        let after = Readings::take(live, &generator, &pids).await;
         let mut missing = Vec::new();
-        let generator_cpu = advanced("generator", before.0, after.0, &mut missing);
-        let instance_cpu = advanced("instance", before.1, after.1, &mut missing);
+        let cpu = CpuUse {
+            elapsed: outcome.elapsed,
+            generator: advanced("generator", before.generator, after.generator, &mut missing),
+            instance: advanced("instance", before.instance, after.instance, &mut missing),
+            host_busy: match (before.host, after.host) {
+                (Ok(before), Ok(after)) => after.busy_since(&before),
+                (Err(e), _) | (_, Err(e)) => {
+                    missing.push(format!("host CPU: {e}"));
+                    None
+                }
+            },
+            busiest_instance_thread: (!pids.is_empty())
+                .then(|| busiest_thread(&before.threads, &after.threads)),
+        };
         Recorded {
             outcome,
-            generator_cpu,
-            instance_cpu,
+            cpu,
             missing,
         }
     }
@@ -218,6 +258,8 @@ impl Session<'_> {
             instance_cpu_s: None,
             instance_cpu_ms_per_1000: None,
             generator_cpu_s: None,
+            host_busy_percent: None,
+            busiest_instance_thread_s: None,
             host_cpus: self.cpus,
             limit: Limit::Unknown.to_string(),
         };
@@ -236,19 +278,16 @@ impl Session<'_> {
             row.p90_ms = outcome.percentile_ms(90.0);
             row.p99_ms = outcome.percentile_ms(99.0);
             row.max_ms = outcome.max_ms();
-            row.instance_cpu_s = seconds(recorded.instance_cpu);
-            row.instance_cpu_ms_per_1000 = recorded
-                .instance_cpu
+            let cpu = &recorded.cpu;
+            row.instance_cpu_s = seconds(cpu.instance);
+            row.instance_cpu_ms_per_1000 = cpu
+                .instance
                 .filter(|_| outcome.requests > 0)
-                .map(|cpu| cpu.as_secs_f64() * 1e6 / outcome.requests as f64);
-            row.generator_cpu_s = seconds(recorded.generator_cpu);
-            row.limit = Limit::judge(
-                recorded.generator_cpu,
-                recorded.instance_cpu,
-                outcome.elapsed,
-                self.cpus,
-            )
-            .to_string();
+                .map(|t| t.as_secs_f64() * 1e6 / outcome.requests as f64);
+            row.generator_cpu_s = seconds(cpu.generator);
+            row.host_busy_percent = cpu.host_busy.map(|b| b * 100.0);
+            row.busiest_instance_thread_s = seconds(cpu.busiest_instance_thread);
+            row.limit = Limit::judge(cpu).to_string();
         }
         row.error = error.join("; ");
         row

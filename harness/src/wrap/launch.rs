@@ -354,11 +354,15 @@ async fn body_and_stop(
     if let Some(expected) = &context.probe.expect_body
         && let Err(e) = probe::check_body(target.addr, &target.path, expected).await
     {
-        let failure = match e {
-            BodyError::Mismatch { .. } => Failure::BodyMismatch,
-            BodyError::NoResponse(_) => Failure::Timeout,
-        };
-        m.fail(failure, e.to_string());
+        let fatal_line = instance.console().and_then(|c| c.fatal_line());
+        match (fatal_line, e) {
+            (Some(line), e) => m.fail(
+                Failure::GuestFatal,
+                format!("{e}; the guest failed after its first response: {line:?}"),
+            ),
+            (None, e @ BodyError::Mismatch { .. }) => m.fail(Failure::BodyMismatch, e.to_string()),
+            (None, e @ BodyError::NoResponse(_)) => m.fail(Failure::Timeout, e.to_string()),
+        }
     }
     if let Err(e) = instance.before_stop(m).await {
         m.fail(Failure::StopFailed, e);
