@@ -471,3 +471,55 @@ qemu = { kernel = "missing.bin", guest_port = 8080, memory_mb = 1000000 }
     assert_eq!(zero.status.code(), Some(2));
     assert!(stderr(&zero).contains("--instances takes numbers from 1 to 256"));
 }
+
+#[test]
+fn load_refuses_bad_numbers_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    for (args, says) in [
+        (&["--connections", "0"][..], "--connections takes 1 to 256"),
+        (&["--duration", "0s"][..], "--duration takes more than 0 s"),
+        (&["--duration", "three"][..], "invalid value 'three'"),
+    ] {
+        let mut all = vec!["load", "--out", out];
+        all.extend_from_slice(args);
+        let output = shrinkwrap(&all, &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+    }
+    assert!(!Path::new(out).exists(), "nothing written");
+}
+
+#[test]
+fn load_prints_its_table_and_writes_load_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = shrinkwrap(
+        &[
+            "load",
+            "--wrap",
+            "native",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "100ms",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}{stdout}", stderr(&output));
+    assert!(
+        stdout.contains("Requests/s") && stdout.contains("native"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(out.join("load.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "a header and a row per mode: {csv}");
+}
