@@ -15,7 +15,7 @@ use shrinkwrap::report::progress::Progress;
 use shrinkwrap::report::{self, Style};
 use shrinkwrap::repository_root;
 use shrinkwrap::results::density::DENSITY_FILE;
-use shrinkwrap::results::load::LOAD_FILE;
+use shrinkwrap::results::load::{LOAD_FILE, LoadRow};
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
 use shrinkwrap::runner::{self, RunOptions, density, load};
 use shrinkwrap::scenario::{DEFAULT_SCENARIO, MAX_RUNS, Scenario, TableLayout};
@@ -111,7 +111,7 @@ enum Command {
     /// Draw the figures for slides (SVG and PNG, 16:9) of existing results: one set per host
     /// and scenario.
     Plot {
-        /// results.csv, or a folder searched for them (several runs or hosts).
+        /// results.csv, or a folder searched for them (several runs or hosts), or a load.csv.
         results: PathBuf,
         /// Output folder (default: figures/ in the results folder; a subfolder per host and
         /// scenario when there are several).
@@ -506,6 +506,13 @@ async fn load(
     for note in report::load::load_notes(&run.rows) {
         println!("{note}");
     }
+    if !run.rows.is_empty() {
+        let figures = default_plots_dir(&options.out_dir);
+        match plot::render_load(&run.rows, &figures) {
+            Ok(_) => println!("figures: {}", figures.display()),
+            Err(e) => eprintln!("warning: no figures: {e}"),
+        }
+    }
     println!("load: {}", options.out_dir.join(LOAD_FILE).display());
     Ok(if run.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
@@ -609,13 +616,20 @@ async fn clean(images: bool) -> Result<ExitCode> {
 }
 
 fn plot(path: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
-    let rows = results::read_all(&[path.to_path_buf()])?;
     let folder = if path.is_dir() {
         path
     } else {
         path.parent().unwrap_or(Path::new("."))
     };
     let dir = out.unwrap_or_else(|| default_plots_dir(folder));
+    if path.file_name().is_some_and(|name| name == LOAD_FILE) {
+        let rows: Vec<LoadRow> = results::read_rows(path)?;
+        for path in plot::render_load(&rows, &dir)? {
+            println!("{}", path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = results::read_all(&[path.to_path_buf()])?;
     let groups = results::by_host_and_scenario(&rows);
     for ((host, scenario), rows) in &groups {
         let dir = match groups.len() {

@@ -78,3 +78,74 @@ pub struct LoadRow {
     /// What bounded the throughput, judged from the CPU figures (see the analysis).
     pub limit: String,
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A served load of `wrap` in one mode, with plausible figures.
+    pub(crate) fn sample_load_row(
+        wrap: &str,
+        keep_alive: bool,
+        requests_per_second: f64,
+    ) -> LoadRow {
+        LoadRow {
+            timestamp: "2026-12-04T20:00:00.000Z".into(),
+            host: "h".into(),
+            host_kernel: "6".into(),
+            host_cpu: "c x2".into(),
+            harness_version: "0".into(),
+            scenario: "demo".into(),
+            wrap: wrap.into(),
+            kind: "process".into(),
+            runtime_version: "Linux".into(),
+            accel: "none".into(),
+            run: 1,
+            keep_alive,
+            connections: 8,
+            duration_s: 3.0,
+            ok: true,
+            failure: None,
+            error: String::new(),
+            requests: (requests_per_second * 3.0) as u64,
+            errors: 0,
+            connections_opened: if keep_alive {
+                8
+            } else {
+                (requests_per_second * 3.0) as u64
+            },
+            elapsed_s: 3.0,
+            requests_per_second,
+            p50_ms: Some(0.1),
+            p90_ms: Some(0.2),
+            p99_ms: Some(1.5),
+            max_ms: Some(9.0),
+            instance_cpu_s: Some(2.4),
+            instance_cpu_ms_per_1000: Some(2.4e6 / (requests_per_second * 3.0)),
+            generator_cpu_s: Some(2.7),
+            host_busy_percent: Some(94.0),
+            busiest_instance_thread_s: Some(0.3),
+            host_cpus: 2,
+            limit: "generator".into(),
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_through_csv() {
+        let mut failed = sample_load_row("hermit", false, 4.0);
+        failed.ok = false;
+        failed.failure = Some(Failure::GuestFatal);
+        failed.p50_ms = None;
+        let rows = [sample_load_row("native", true, 100_000.0), failed];
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for row in &rows {
+            writer.serialize(row).unwrap();
+        }
+        let bytes = writer.into_inner().unwrap();
+        let read: Vec<LoadRow> = csv::Reader::from_reader(bytes.as_slice())
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(read, rows);
+    }
+}

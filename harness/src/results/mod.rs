@@ -264,13 +264,18 @@ impl ResultsWriter {
 
 /// Reads every row of a results file.
 pub fn read_results(path: &Path) -> Result<Vec<ResultRow>, ResultsError> {
+    read_rows(path)
+}
+
+/// Reads every row of a CSV file of rows of one kind (results, density, load).
+pub fn read_rows<Row: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<Row>, ResultsError> {
     let mut reader = csv::Reader::from_path(path).map_err(|cause| ResultsError::Csv {
         path: path.to_path_buf(),
         cause,
     })?;
     reader
         .deserialize()
-        .collect::<Result<Vec<ResultRow>, _>>()
+        .collect::<Result<Vec<Row>, _>>()
         .map_err(|cause| ResultsError::Csv {
             path: path.to_path_buf(),
             cause,

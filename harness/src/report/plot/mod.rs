@@ -6,10 +6,12 @@
 mod bars;
 mod density;
 mod distribution;
+mod load;
 mod phases;
 pub mod style;
 
 pub use density::render_density;
+pub use load::render_load;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +19,7 @@ use crate::analysis::stats::Summary;
 use crate::analysis::summarize;
 use crate::figure;
 use crate::results::density::DensityRow;
+use crate::results::load::LoadRow;
 use crate::results::{self, ResultRow};
 
 /// A figure that could not be drawn.
@@ -73,23 +76,53 @@ impl Provenance {
     /// The provenance of density rows of one host and scenario; `None` without rows.
     pub fn of_density(rows: &[DensityRow]) -> Option<Provenance> {
         let first = rows.first()?;
-        let mut vm_accels: Vec<String> = Vec::new();
-        for row in rows.iter().filter(|r| r.kind == "qemu") {
-            if !vm_accels.contains(&row.accel) {
-                vm_accels.push(row.accel.clone());
+        Some(Provenance::of_parts(
+            [
+                &first.scenario,
+                &first.host,
+                &first.host_cpu,
+                &first.timestamp,
+            ],
+            rows.iter().filter(|r| r.kind == "qemu").map(|r| &r.accel),
+            rows.iter().map(|r| r.instances).max().unwrap_or(0),
+        ))
+    }
+
+    /// The provenance of load rows of one host and scenario; `None` without rows.
+    pub fn of_load(rows: &[LoadRow]) -> Option<Provenance> {
+        let first = rows.first()?;
+        Some(Provenance::of_parts(
+            [
+                &first.scenario,
+                &first.host,
+                &first.host_cpu,
+                &first.timestamp,
+            ],
+            rows.iter().filter(|r| r.kind == "qemu").map(|r| &r.accel),
+            rows.iter().map(|r| r.run).max().unwrap_or(0),
+        ))
+    }
+
+    /// From a first row's scenario, host, host CPU and timestamp, the VMs' accelerators and
+    /// the runs.
+    fn of_parts<'a>(
+        [scenario, host, host_cpu, timestamp]: [&String; 4],
+        vm_accels: impl Iterator<Item = &'a String>,
+        runs: u32,
+    ) -> Provenance {
+        let mut distinct: Vec<String> = Vec::new();
+        for accel in vm_accels {
+            if !distinct.contains(accel) {
+                distinct.push(accel.clone());
             }
         }
-        Some(Provenance {
-            scenario: first.scenario.clone(),
-            host: format!("{} ({})", first.host, first.host_cpu),
-            vm_accels,
-            day: first
-                .timestamp
-                .get(..10)
-                .unwrap_or(&first.timestamp)
-                .to_string(),
-            runs: rows.iter().map(|r| r.instances).max().unwrap_or(0),
-        })
+        Provenance {
+            scenario: scenario.clone(),
+            host: format!("{host} ({host_cpu})"),
+            vm_accels: distinct,
+            day: timestamp.get(..10).unwrap_or(timestamp).to_string(),
+            runs,
+        }
     }
 
     /// One line: scenario, host, VMs' accelerator, day.
