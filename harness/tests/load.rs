@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::containers_labelled;
+use common::{containers_labelled, qemu_processes_with};
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::cpu::cpu_time;
 use shrinkwrap::instrument::load::{LoadPlan, drive};
@@ -117,4 +117,45 @@ async fn a_containers_cpu_time_agrees_with_its_processes_in_proc() {
         "/proc {from_proc:.3} s vs cgroup {from_cgroup:.3} s over {} requests",
         outcome.requests
     );
+}
+
+/// Interrupted while its VM boots, a load removes the instance and writes no row for it; the
+/// rows measured before are kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_load_leaves_nothing_running_and_keeps_the_rows_before() {
+    let (scenario, wraps) = prepared(&["native", "vm"]).await;
+    let out = tempfile::tempdir().unwrap();
+    let session = format!("test-load-interrupt-{}", std::process::id());
+    let options = LoadOptions {
+        duration: Duration::from_millis(500),
+        warmup: Duration::from_millis(100),
+        connections: 2,
+        out_dir: out.path().to_path_buf(),
+        session: session.clone(),
+    };
+    let interrupt = StopFlag::default();
+    let raiser = {
+        let interrupt = interrupt.clone();
+        // The native loads take about a second; the VM's boot over 15 s.
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            interrupt.raise();
+        })
+    };
+    let run = measure_load(
+        &scenario,
+        &wraps,
+        &options,
+        &interrupt,
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
+    raiser.await.unwrap();
+    assert!(run.interrupted);
+    let kept: Vec<(&str, bool)> = run.rows.iter().map(|r| (r.wrap.as_str(), r.ok)).collect();
+    assert_eq!(kept, [("native", true), ("native", true)]);
+    let csv = std::fs::read_to_string(out.path().join("load.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "a header and the native rows");
+    assert_eq!(qemu_processes_with(&format!("shrinkwrap-{session}-")), 0);
 }
