@@ -228,3 +228,25 @@ async fn a_program_path_that_is_not_there_is_named_with_where_paths_start() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_wrap_without_files_to_run_is_refused_before_launching() {
+    let scenario = scenario(
+        "runtime",
+        r#"
+[[wrap]]
+name = "runtime"
+kind = "process"
+process = { command = ["true", "{port}"], runtime = true }
+"#,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let error = match run(&scenario, &run_options("test-runtime", out.path(), 1)).await {
+        Ok(_) => panic!("a runtime wrap with nothing to run must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("needs `files`: the image its runtime runs"),
+        "{error}"
+    );
+}

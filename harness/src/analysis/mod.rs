@@ -231,7 +231,12 @@ fn security_facts(row: &ResultRow) -> String {
         Some(n) => format!("{n} setuid/setgid"),
         None => "setuid unknown".to_string(),
     };
-    format!("{files}, {shells}, {setuid}; {}", row.image_kernel)
+    let imports = if row.image_imports.is_empty() {
+        String::new()
+    } else {
+        format!("; imports {}", row.image_imports.replace(';', ", "))
+    };
+    format!("{files}, {shells}, {setuid}; {}{imports}", row.image_kernel)
 }
 
 /// The hooks that answered during the runs: the engine's API and cgroup files for

@@ -29,6 +29,10 @@ pub struct Contents {
     pub shells: Vec<String>,
     /// The kernel that comes with the image, e.g. `Linux 6.1.158 inside`.
     pub kernel: String,
+    /// The host interfaces a WebAssembly component imports (its whole reach outside its
+    /// sandbox), e.g. `wasi:sockets/tcp@0.2.4`.
+    #[serde(default)]
+    pub imports: Vec<String>,
 }
 
 impl Contents {
@@ -179,8 +183,39 @@ pub fn from_files(files: &[&Path], kernel: String) -> std::io::Result<Contents> 
     for file in files {
         let mode = std::fs::metadata(file)?.permissions().mode();
         contents.add_file(&file.to_string_lossy(), mode);
+        let bytes = std::fs::read(file)?;
+        if bytes.starts_with(&COMPONENT_PREAMBLE) {
+            let imports = component_imports(&bytes).map_err(|e| {
+                std::io::Error::other(format!("{}: not a valid component: {e}", file.display()))
+            })?;
+            contents.imports.extend(imports);
+        }
     }
     Ok(contents)
+}
+
+/// The first bytes of a WebAssembly component: the magic, version 13 and layer 1.
+const COMPONENT_PREAMBLE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+
+/// The names a component imports at its top level (not those of the modules and
+/// components nested inside it).
+fn component_imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
+    use wasmparser::Payload;
+    let mut imports = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    imports.push(import?.name.full_name().into_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(imports)
 }
 
 /// Which kernel a `-kernel` file is: a Linux bzImage (with its version) or not Linux.

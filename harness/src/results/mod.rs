@@ -201,6 +201,10 @@ pub struct ResultRow {
     pub image_shells: String,
     /// The kernel that comes with the image.
     pub image_kernel: String,
+    /// The host interfaces a WebAssembly component imports, `;`-separated (empty: none, or
+    /// not a component).
+    #[serde(default)]
+    pub image_imports: String,
 }
 
 /// The `console_phases` cell of phases timed on the launch clock: `name=ms;...`.
@@ -407,6 +411,7 @@ pub(crate) mod tests {
             image_setuid: Some(0),
             image_shells: String::new(),
             image_kernel: "shares the host's Linux 6.1.0".into(),
+            image_imports: String::new(),
         }
     }
 

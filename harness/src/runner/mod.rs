@@ -370,6 +370,7 @@ pub fn result_row(
             Ok(c) => c.kernel.clone(),
             Err(why) => format!("unknown: {why}"),
         },
+        image_imports: contents.map(|c| c.imports.join(";")).unwrap_or_default(),
     }
 }
 

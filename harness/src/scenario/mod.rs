@@ -214,6 +214,11 @@ pub struct ProcessSpec {
     /// filesystem a launcher boots), for the image figures; same path rules as the program.
     #[serde(default)]
     pub files: Vec<PathBuf>,
+    /// The program is a runtime the host provides, as dockerd or QEMU are (wasmtime running
+    /// a component): the image is `files` alone, and rows name the runtime by its
+    /// `--version`.
+    #[serde(default)]
+    pub runtime: bool,
     /// Environment added to the harness's own.
     #[serde(default)]
     pub env: BTreeMap<String, String>,

@@ -1,5 +1,5 @@
 //! The process wrap: the workload, or any launcher, run as a host process from an argument
-//! vector (never through a shell). It is the native floor every other wrap is measured
+//! vector (never through a shell), in the folder of its image's files. It is the native floor every other wrap is measured
 //! against. Its image is the program and the files named beside it; its host memory is the
 //! PSS of its process tree; it stops by SIGTERM and, after the grace period, SIGKILL (a
 //! failed run). Every process carries its session in `SHRINKWRAP_SESSION`, so leftovers can
@@ -34,6 +34,9 @@ pub struct ProcessWrap {
     prepared: Prepared,
     process: ProcessSpec,
     program: PathBuf,
+    /// Where the image's files are (the recipe's output, else the scenario's folder): the
+    /// process runs there, so its arguments may name them.
+    dir: PathBuf,
 }
 
 impl ProcessWrap {
@@ -47,9 +50,27 @@ impl ProcessWrap {
         };
         let base = files_dir(&spec, context)?;
         let files = image_files(&process, &base, spec.image.is_some())?;
-        let image: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
         let host_kernel = crate::instrument::host::HostFacts::read().kernel;
-        let contents = contents::from_files(&image, format!("the host's Linux {host_kernel}"))
+        let (image, runtime_version, kernel) = if process.runtime {
+            let version = runtime_version(&files[0])?;
+            let kernel = format!("none: runs on the host's {version}");
+            (&files[1..], version, kernel)
+        } else {
+            let version = format!("host process, Linux {host_kernel}");
+            (
+                &files[..],
+                version,
+                format!("the host's Linux {host_kernel}"),
+            )
+        };
+        if image.is_empty() {
+            return Err(WrapError::Process(
+                "a process wrap with runtime = true needs `files`: the image its runtime runs"
+                    .to_string(),
+            ));
+        }
+        let image: Vec<&Path> = image.iter().map(PathBuf::as_path).collect();
+        let contents = contents::from_files(&image, kernel)
             .map_err(|e| format!("reading the image files: {e}"));
         let image_facts =
             run_blocking(|| ImageFacts::of_files(&image, &context.cache.dir, contents))
@@ -57,7 +78,7 @@ impl ProcessWrap {
         Ok(ProcessWrap {
             prepared: Prepared {
                 spec,
-                runtime_version: format!("host process, Linux {host_kernel}"),
+                runtime_version,
                 accel: "native".to_string(),
                 accel_chosen_by: None,
                 restored_from: None,
@@ -65,6 +86,7 @@ impl ProcessWrap {
             },
             program: files[0].clone(),
             process,
+            dir: base,
         })
     }
 }
@@ -96,6 +118,21 @@ pub(crate) fn image_files(
         )?);
     }
     Ok(files)
+}
+
+/// The first line a runtime prints for `--version`, e.g. `wasmtime 48.0.8 (...)`.
+fn runtime_version(program: &Path) -> Result<String, WrapError> {
+    let failed =
+        |why: String| WrapError::Process(format!("{} --version failed: {why}", program.display()));
+    let output = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    match text.lines().next().map(str::trim) {
+        Some(line) if output.status.success() && !line.is_empty() => Ok(line.to_string()),
+        _ => Err(failed(format!("{}, nothing on stdout", output.status))),
+    }
 }
 
 /// A program found by name on `PATH`.
@@ -197,6 +234,7 @@ impl Instance for ProcessInstance {
             .map_err(pipe_failed)?;
         let child = tokio::process::Command::new(&self.wrap.program)
             .args(&self.args)
+            .current_dir(&self.wrap.dir)
             .envs(&self.wrap.process.env)
             .env(SESSION_ENV, &self.session)
             .stdin(Stdio::null())

@@ -3,18 +3,22 @@
 //! keeps the connection open for the next request unless the client asks to close it.
 //!
 //! Portable std code only (no dependencies, no async runtime): the same source is built as
-//! a static Linux binary, as a Hermit unikernel and as a Linux appliance's workload.
+//! a static Linux binary, as a Hermit unikernel, as a Linux appliance's workload and as a
+//! WASI 0.2 component (which has no threads: it serves one connection at a time, one request
+//! each).
 //!
 //! Usage: `hello-rust [--bind ADDR] [--port PORT]` (defaults: 0.0.0.0, 8080).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+#[cfg(not(target_family = "wasm"))]
 use std::time::Duration;
 
 const BODY: &str = "Hello World\n";
 
 /// How long a kept-alive connection may stay idle before the server closes it (where the
 /// kernel has receive timeouts; Hermit's 0.11 has none).
+#[cfg(not(target_family = "wasm"))]
 const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Longest request head read before answering anyway.
@@ -83,6 +87,7 @@ fn read_head(stream: &mut TcpStream, pending: &mut Vec<u8>) -> std::io::Result<O
 /// Whether the client wants the connection closed after this request: HTTP/1.1 keeps it
 /// open unless told `Connection: close`; HTTP/1.0 closes unless told `keep-alive`. An
 /// incomplete head closes.
+#[cfg(not(target_family = "wasm"))]
 fn closes_after(head: &[u8]) -> bool {
     let head = String::from_utf8_lossy(head).to_ascii_lowercase();
     if !head.ends_with("\r\n\r\n") {
@@ -100,7 +105,19 @@ fn closes_after(head: &[u8]) -> bool {
     }
 }
 
+/// Answers one request and closes the connection: where connections are served one after
+/// another, a kept-alive one would hold up every other client.
+#[cfg(target_family = "wasm")]
+fn serve_one(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut pending = Vec::with_capacity(512);
+    if read_head(&mut stream, &mut pending)?.is_some() {
+        stream.write_all(response(true).as_bytes())?;
+    }
+    stream.flush()
+}
+
 /// Answers every request on a connection until the client or the head says to close.
+#[cfg(not(target_family = "wasm"))]
 fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     // Best effort: Hermit's kernel (0.11) has no receive timeouts and answers EINVAL.
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
@@ -133,10 +150,13 @@ fn main() {
     };
     println!("hello-rust: listening on http://{address}/");
     for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
         // One thread per connection: a client that connects and never sends (or goes away
         // mid-handshake) must not hold up the next one. Its errors are its own.
-        if let Ok(stream) = stream {
-            let _ = std::thread::Builder::new().spawn(move || serve(stream));
-        }
+        #[cfg(not(target_family = "wasm"))]
+        let _ = std::thread::Builder::new().spawn(move || serve(stream));
+        // WASI 0.2 has no threads: the connection is served inline, one request each.
+        #[cfg(target_family = "wasm")]
+        let _ = serve_one(stream);
     }
 }
