@@ -7,8 +7,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{self, FONT, LABEL_PX, Scale, TICK_PX};
-use super::{Provenance, slot_names, tick, whiskers};
+use super::style::{self, FONT, Scale, TICK_PX};
+use super::{Provenance, whiskers};
 use crate::analysis::WrapSummary;
 use crate::figure::Figure;
 
@@ -147,19 +147,7 @@ where
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let names: Vec<&str> = bars.iter().map(|b| b.wrap.as_str()).collect();
     let slots = bars.len();
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .light_line_style(TRANSPARENT)
-        .y_labels(slots * 2 + 1)
-        .y_label_formatter(&|y| slot_names(&names, *y))
-        .x_label_formatter(&|x| tick(*x))
-        .x_desc(axis)
-        .label_style((FONT, LABEL_PX))
-        .axis_desc_style((FONT, LABEL_PX))
-        .x_label_style((FONT, TICK_PX))
-        .draw()
-        .map_err(|e| text(&e))?;
+    style::draw_row_axes(&mut chart, &names, axis, false)?;
     for (i, bar) in bars.iter().enumerate() {
         let (bottom, top) = slot(i, slots);
         let centre = (bottom + top) / 2.0;

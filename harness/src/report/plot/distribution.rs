@@ -5,8 +5,8 @@ use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::style::{self, FONT, LABEL_PX, Scale, TICK_PX};
-use super::{Provenance, slot_names, tick};
+use super::Provenance;
+use super::style::{self, Scale};
 use crate::analysis::stats::Summary;
 use crate::figure::{self, Figure};
 use crate::results::ResultRow;
@@ -126,18 +126,7 @@ where
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let names: Vec<&str> = strips.iter().map(|s| s.wrap.as_str()).collect();
     let slots = strips.len();
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(slots * 2 + 1)
-        .y_label_formatter(&|y| slot_names(&names, *y))
-        .x_label_formatter(&|x| tick(*x))
-        .x_desc(axis)
-        .label_style((FONT, LABEL_PX))
-        .axis_desc_style((FONT, LABEL_PX))
-        .x_label_style((FONT, TICK_PX))
-        .draw()
-        .map_err(|e| text(&e))?;
+    style::draw_row_axes(&mut chart, &names, axis, true)?;
     for (i, strip) in strips.iter().enumerate() {
         let bottom = (slots - 1 - i) as f64;
         let color = Palette99::pick(i).to_rgba();

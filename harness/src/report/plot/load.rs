@@ -9,8 +9,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{self, FONT, LABEL_PX, Scale, TICK_PX};
-use super::{PlotError, Provenance, slot_names, tick};
+use super::style::{self, FONT, Scale, TICK_PX};
+use super::{PlotError, Provenance};
 use crate::results::load::LoadRow;
 
 /// A load figure: what it plots from a row, and how it is named.
@@ -222,19 +222,7 @@ where
 {
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let names: Vec<&str> = groups.iter().map(|g| g.wrap.as_str()).collect();
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .light_line_style(TRANSPARENT)
-        .y_labels(groups.len() * 2 + 1)
-        .y_label_formatter(&|y| slot_names(&names, *y))
-        .x_label_formatter(&|x| tick(*x))
-        .x_desc(axis)
-        .label_style((FONT, LABEL_PX))
-        .axis_desc_style((FONT, LABEL_PX))
-        .x_label_style((FONT, TICK_PX))
-        .draw()
-        .map_err(|e| text(&e))?;
+    style::draw_row_axes(&mut chart, &names, axis, false)?;
     let value_style = (FONT, TICK_PX)
         .into_text_style(chart.plotting_area())
         .pos(Pos::new(HPos::Left, VPos::Center));

@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -157,6 +159,35 @@ impl Scale {
             Scale::Log { .. } => format!("{unit}, log scale"),
         }
     }
+}
+
+/// Draws the axes of a chart with one row per name (the first at the top) and a value axis
+/// titled `axis`: tick labels without trailing zeros, and vertical grid lines when `grid`.
+pub fn draw_row_axes<DB, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    names: &[&str],
+    axis: &str,
+    grid: bool,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let row_name = |y: &f64| super::slot_names(names, *y);
+    let value = |x: &f64| super::tick(*x);
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_y_mesh()
+        .y_labels(names.len() * 2 + 1)
+        .y_label_formatter(&row_name)
+        .x_label_formatter(&value)
+        .x_desc(axis)
+        .label_style((FONT, LABEL_PX))
+        .axis_desc_style((FONT, LABEL_PX))
+        .x_label_style((FONT, TICK_PX));
+    if !grid {
+        mesh.light_line_style(TRANSPARENT);
+    }
+    mesh.draw().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
