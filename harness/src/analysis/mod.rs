@@ -231,12 +231,32 @@ fn security_facts(row: &ResultRow) -> String {
         Some(n) => format!("{n} setuid/setgid"),
         None => "setuid unknown".to_string(),
     };
-    let imports = if row.image_imports.is_empty() {
-        String::new()
-    } else {
-        format!("; imports {}", row.image_imports.replace(';', ", "))
-    };
-    format!("{files}, {shells}, {setuid}; {}{imports}", row.image_kernel)
+    format!(
+        "{files}, {shells}, {setuid}; {}{}",
+        row.image_kernel,
+        imports_fact(&row.image_imports)
+    )
+}
+
+/// A component's imports in a few words: how many interfaces, of which packages (the
+/// whole list is in `image_imports`), e.g. "; imports 3 interfaces of wasi:cli, wasi:io".
+fn imports_fact(imports: &str) -> String {
+    if imports.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = imports.split(';').collect();
+    let mut packages: Vec<&str> = Vec::new();
+    for name in &names {
+        let package = name.split('/').next().unwrap_or(name);
+        if !packages.contains(&package) {
+            packages.push(package);
+        }
+    }
+    format!(
+        "; imports {} interfaces of {}",
+        names.len(),
+        packages.join(", ")
+    )
 }
 
 /// The hooks that answered during the runs: the engine's API and cgroup files for
@@ -389,6 +409,24 @@ impl std::fmt::Display for Relative {
 mod tests {
     use super::*;
     use crate::results::tests::sample_row;
+
+    #[test]
+    fn a_components_imports_are_counted_and_grouped_by_package() {
+        let mut row = sample_row("wasm", 1);
+        row.image_kernel = "none: runs on the host's wasmtime 48.0.8".into();
+        row.image_imports =
+            "wasi:io/poll@0.2.6;wasi:cli/exit@0.2.6;wasi:io/streams@0.2.6;wasi:sockets/tcp@0.2.6"
+                .into();
+        let facts = security_facts(&row);
+        assert!(
+            facts.ends_with(
+                "wasmtime 48.0.8; imports 4 interfaces of wasi:io, wasi:cli, wasi:sockets"
+            ),
+            "{facts}"
+        );
+        row.image_imports.clear();
+        assert!(security_facts(&row).ends_with("wasmtime 48.0.8"));
+    }
 
     #[test]
     fn a_start_up_lists_every_event_by_median_and_ends_with_the_first_200() {
