@@ -25,7 +25,7 @@ async fn the_classic_vm_boots_from_its_disk_and_serves() {
     // The probe's first 200 and the guest's own ready line (the service's output, through
     // journald to the serial console) lie within the probe's lag of each other, not seconds
     // apart. The line can reach the host after the 200: journald relays it (measured: the
-    // 200 came 12 ms before the line was read, once in 21 boots).
+    // 200 came up to 12 ms before the line was read).
     let (ready, first) = (row.ready_line_ms.unwrap(), row.ttfr_ms.unwrap());
     assert!((first - ready).abs() < 1000.0, "{ready} ms, {first} ms");
     // The console shows the boot in order: the kernel's first output, its handing over to
