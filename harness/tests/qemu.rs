@@ -116,6 +116,21 @@ qemu = {{ machine = "pc", accel = "tcg", memory_mb = 32, disks = ["{}"], guest_p
     assert_eq!(temp_dirs_with(&format!("shrinkwrap-{session}-")), 0);
 }
 
+/// The last lines of the console log a failed launch kept, for a failing test's message
+/// (the results folder is a temp folder, gone once the test ends).
+fn kept_console(out: &std::path::Path, wrap: &str, run: u32) -> String {
+    let log = out
+        .join("logs")
+        .join(format!("{wrap}-run{run}.console.log"));
+    match std::fs::read_to_string(&log) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(40)..].join("\n")
+        }
+        Err(e) => format!("({}: {e})", log.display()),
+    }
+}
+
 /// The Hermit unikernel built from source by its recipe, booted and measured like the
 /// container: every figure present, nothing left behind.
 #[tokio::test(flavor = "multi_thread")]
@@ -133,7 +148,13 @@ async fn boots_and_measures_the_hermit_unikernel() {
         .expect("the Hermit image builds and the run completes");
     assert_eq!(outcome.rows.len(), 2);
     for row in &outcome.rows {
-        assert!(row.ok, "run {} failed: {}", row.run, row.error);
+        assert!(
+            row.ok,
+            "run {} failed: {}\nits console:\n{}",
+            row.run,
+            row.error,
+            kept_console(out.path(), "hermit", row.run)
+        );
         assert_eq!(row.kind, "qemu");
         assert!(row.accel == "tcg" || row.accel == "kvm", "{}", row.accel);
         let image = row.image_bytes.unwrap();
