@@ -7,7 +7,7 @@ use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::prelude::*;
 
 use super::style::{self, FONT, LABEL_PX, Scale, TICK_PX};
-use super::{PlotError, Provenance, tick};
+use super::{PlotError, Provenance, RowFigure, tick};
 use crate::figure::MB;
 use crate::results::density::DensityRow;
 
@@ -17,14 +17,8 @@ struct Line {
     points: Vec<(f64, f64)>,
 }
 
-/// A density figure: what it plots from a level's first row, and how it is named.
-struct Plotted {
-    stem: &'static str,
-    title: &'static str,
-    quantity: &'static str,
-    unit: &'static str,
-    value: fn(&DensityRow) -> Option<f64>,
-}
+/// A density figure.
+type Plotted = RowFigure<DensityRow>;
 
 const FIGURES: [Plotted; 2] = [
     Plotted {

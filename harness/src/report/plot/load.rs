@@ -10,17 +10,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{self, FONT, Scale, TICK_PX};
-use super::{PlotError, Provenance};
+use super::{PlotError, Provenance, RowFigure};
 use crate::results::load::LoadRow;
 
-/// A load figure: what it plots from a row, and how it is named.
-struct Plotted {
-    stem: &'static str,
-    title: &'static str,
-    quantity: &'static str,
-    unit: &'static str,
-    value: fn(&LoadRow) -> Option<f64>,
-}
+/// A load figure.
+type Plotted = RowFigure<LoadRow>;
 
 const FIGURES: [Plotted; 3] = [
     Plotted {

@@ -139,6 +139,16 @@ impl Provenance {
     }
 }
 
+/// A figure drawn from rows of one kind (density levels, loads): what it plots from a row,
+/// and how it is named and titled.
+struct RowFigure<Row> {
+    stem: &'static str,
+    title: &'static str,
+    quantity: &'static str,
+    unit: &'static str,
+    value: fn(&Row) -> Option<f64>,
+}
+
 /// The file name of a figure's chart: its title in lower case, words joined by `-`.
 fn file_stem(title: &str) -> String {
     title
