@@ -56,6 +56,27 @@ struct RunArgs {
     plots: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// Scenario file (default: the built-in scenarios/hello-rust.toml).
+    scenario: Option<PathBuf>,
+    /// Recorded load per wrap and mode, e.g. 3s, 500ms, 1m.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    duration: std::time::Duration,
+    /// Unrecorded load before it.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+    warmup: std::time::Duration,
+    /// Clients, each with one request in flight (1 to 256).
+    #[arg(long, default_value_t = 8)]
+    connections: u32,
+    /// Load only this wrap (repeatable).
+    #[arg(long = "wrap", value_name = "NAME")]
+    wraps: Vec<String>,
+    /// Output folder (default: results/SCENARIO-load-UTCTIME/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Build the images, launch every wrap cold N times, write results.csv and print a summary.
@@ -78,25 +99,7 @@ enum Command {
     /// Drive each wrap, once serving, with a closed loop of HTTP requests from the host, with
     /// keep-alive and without: requests per second, latency percentiles, errors, the
     /// instance's CPU per 1,000 requests and the generator's own; write load.csv.
-    Load {
-        /// Scenario file (default: the built-in scenarios/hello-rust.toml).
-        scenario: Option<PathBuf>,
-        /// Recorded load per wrap and mode, e.g. 3s, 500ms, 1m.
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
-        duration: std::time::Duration,
-        /// Unrecorded load before it.
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
-        warmup: std::time::Duration,
-        /// Clients, each with one request in flight (1 to 256).
-        #[arg(long, default_value_t = 8)]
-        connections: u32,
-        /// Load only this wrap (repeatable).
-        #[arg(long = "wrap", value_name = "NAME")]
-        wraps: Vec<String>,
-        /// Output folder (default: results/SCENARIO-load-UTCTIME/).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Load(LoadArgs),
     /// Build (or find in the cache) every image a scenario needs, without launching anything.
     Build {
         /// Scenario file (default: the built-in scenarios/hello-rust.toml).
@@ -247,23 +250,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             wraps,
             out,
         } => density(scenario, instances, &wraps, out).await,
-        Command::Load {
-            scenario,
-            duration,
-            warmup,
-            connections,
-            wraps,
-            out,
-        } => {
-            let options = load::LoadOptions {
-                duration,
-                warmup,
-                connections,
-                out_dir: PathBuf::new(),
-                session: String::new(),
-            };
-            load(scenario, options, &wraps, out).await
-        }
+        Command::Load(args) => load(args).await,
         Command::Plot { results, out } => plot(&results, out),
         Command::Clean { images } => clean(images).await,
         Command::Compare {
@@ -472,27 +459,29 @@ async fn density(
     })
 }
 
-async fn load(
-    scenario: Option<PathBuf>,
-    mut options: load::LoadOptions,
-    wraps: &[String],
-    out: Option<PathBuf>,
-) -> Result<ExitCode> {
-    if options.connections == 0 || options.connections > load::MAX_CONNECTIONS {
+async fn load(args: LoadArgs) -> Result<ExitCode> {
+    if args.connections == 0 || args.connections > load::MAX_CONNECTIONS {
         bail!("--connections takes 1 to {}", load::MAX_CONNECTIONS);
     }
-    if options.duration.is_zero() || options.duration > load::MAX_DURATION {
+    if args.duration.is_zero() || args.duration > load::MAX_DURATION {
         bail!(
             "--duration takes more than 0 s and at most {} s, e.g. 3s",
             load::MAX_DURATION.as_secs()
         );
     }
-    if options.warmup > load::MAX_DURATION {
+    if args.warmup > load::MAX_DURATION {
         bail!("--warmup takes at most {} s", load::MAX_DURATION.as_secs());
     }
-    let scenario = load_scenario(scenario, wraps)?;
-    options.out_dir = out.unwrap_or_else(|| new_results_dir(&format!("{}-load", scenario.name)));
-    options.session = format!("{}-load-{}", scenario.name, std::process::id());
+    let scenario = load_scenario(args.scenario, &args.wraps)?;
+    let options = load::LoadOptions {
+        duration: args.duration,
+        warmup: args.warmup,
+        connections: args.connections,
+        out_dir: args
+            .out
+            .unwrap_or_else(|| new_results_dir(&format!("{}-load", scenario.name))),
+        session: format!("{}-load-{}", scenario.name, std::process::id()),
+    };
     refuse_existing(&options.out_dir.join(LOAD_FILE))?;
     let cache = ImageCache::for_repository(repository_root());
     let prepared = runner::prepare_all(&scenario, &cache, false, &Progress::default()).await?;
