@@ -218,6 +218,7 @@ fn without_log_paths(error: &str) -> String {
 /// no setuid/setgid; shares the host's Linux 6.18".
 fn security_facts(row: &ResultRow) -> String {
     let files = match (row.image_files, row.image_executables) {
+        (Some(1), Some(executables)) => format!("1 file ({executables} executable)"),
         (Some(files), Some(executables)) => format!("{files} files ({executables} executable)"),
         _ => "files unknown".to_string(),
     };
@@ -421,7 +422,7 @@ mod tests {
         assert!(
             facts.ends_with(
                 "wasmtime 48.0.8; imports 4 interfaces of wasi:io, wasi:cli, wasi:sockets"
-            ),
+            ) && facts.starts_with("1 file (1 executable), no shell"),
             "{facts}"
         );
         row.image_imports.clear();
@@ -505,7 +506,7 @@ mod tests {
         );
         assert_eq!(
             summaries[1].security,
-            "1 files (1 executable), no shell, no setuid/setgid; shares the host's Linux 6.1.0"
+            "1 file (1 executable), no shell, no setuid/setgid; shares the host's Linux 6.1.0"
         );
         assert_eq!(
             summaries[1].apm,
