@@ -183,8 +183,8 @@ pub fn from_files(files: &[&Path], kernel: String) -> std::io::Result<Contents> 
     for file in files {
         let mode = std::fs::metadata(file)?.permissions().mode();
         contents.add_file(&file.to_string_lossy(), mode);
-        let bytes = std::fs::read(file)?;
-        if bytes.starts_with(&COMPONENT_PREAMBLE) {
+        if is_component(file)? {
+            let bytes = std::fs::read(file)?;
             let imports = component_imports(&bytes).map_err(|e| {
                 std::io::Error::other(format!("{}: not a valid component: {e}", file.display()))
             })?;
@@ -196,6 +196,17 @@ pub fn from_files(files: &[&Path], kernel: String) -> std::io::Result<Contents> 
 
 /// The first bytes of a WebAssembly component: the magic, version 13 and layer 1.
 const COMPONENT_PREAMBLE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+
+/// Whether `file` starts as a WebAssembly component does; only its first bytes are read
+/// (an image file may be a disk of gigabytes).
+fn is_component(file: &Path) -> std::io::Result<bool> {
+    let mut head = [0u8; COMPONENT_PREAMBLE.len()];
+    match std::fs::File::open(file)?.read_exact(&mut head) {
+        Ok(()) => Ok(head == COMPONENT_PREAMBLE),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
 
 /// The names a component imports at its top level (not those of the modules and
 /// components nested inside it).
@@ -262,6 +273,22 @@ fn linux_version(head: &[u8]) -> Option<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_files_first_bytes_say_whether_it_is_a_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        let mut component = COMPONENT_PREAMBLE.to_vec();
+        component.extend_from_slice(b"rest of a component");
+        assert!(is_component(&write("c.wasm", &component)).unwrap());
+        let module = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+        assert!(!is_component(&write("m.wasm", &module)).unwrap());
+        assert!(!is_component(&write("short", b"\0asm")).unwrap());
+    }
 
     fn tar_with(files: &[(&str, u32)]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
