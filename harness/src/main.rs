@@ -484,10 +484,10 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
     };
     refuse_existing(&options.out_dir.join(LOAD_FILE))?;
     let cache = ImageCache::for_repository(repository_root());
-    let prepared = runner::prepare_all(&scenario, &cache, false, &Progress::default()).await?;
+    let progress = Progress::default();
+    let prepared = runner::prepare_all(&scenario, &cache, false, &progress).await?;
     let interrupt = StopFlag::default();
     let watcher = watch_for_interrupts(interrupt.clone());
-    let progress = Progress::default();
     let run = load::measure_load(&scenario, &prepared, &options, &interrupt, &progress).await;
     watcher.abort();
     let run = run?;

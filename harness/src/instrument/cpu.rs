@@ -19,8 +19,13 @@ pub fn cpu_time(pids: &[u32]) -> Result<Duration, MemoryError> {
     for &pid in pids {
         ticks += process_ticks(pid)?;
     }
+    Ok(from_ticks(ticks))
+}
+
+/// A time in the kernel's clock ticks.
+fn from_ticks(ticks: u64) -> Duration {
     let per_second = rustix::param::clock_ticks_per_second().max(1);
-    Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+    Duration::from_secs_f64(ticks as f64 / per_second as f64)
 }
 
 /// The CPU time the kernel accounted to the cgroup of `pid`: v1 `cpuacct.usage`, or v2
@@ -102,7 +107,6 @@ fn host_cpu_from(text: &str) -> Option<HostCpu> {
 /// The CPU time so far of every thread of `pids`, by thread ID. A thread or process that
 /// ends while they are read is left out.
 pub fn thread_times(pids: &[u32]) -> HashMap<u32, Duration> {
-    let per_second = rustix::param::clock_ticks_per_second().max(1) as f64;
     let mut times = HashMap::new();
     for pid in pids {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -111,7 +115,7 @@ pub fn thread_times(pids: &[u32]) -> HashMap<u32, Duration> {
         for tid in tasks.filter_map(|t| t.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"));
             if let Some(ticks) = stat.ok().as_deref().and_then(stat_ticks) {
-                times.insert(tid, Duration::from_secs_f64(ticks as f64 / per_second));
+                times.insert(tid, from_ticks(ticks));
             }
         }
     }

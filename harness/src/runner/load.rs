@@ -130,12 +130,30 @@ struct Readings {
 }
 
 impl Readings {
-    async fn take(live: &mut Live, generator: &[u32], instance_pids: &[u32]) -> Readings {
+    /// Reads the clocks before a load, the generator's last, so the generator's time does
+    /// not count the reading of the others.
+    async fn before(live: &mut Live, instance_pids: &[u32]) -> Readings {
+        let instance = live.cpu_time().await;
+        let threads = thread_times(instance_pids);
+        let host = HostCpu::read();
         Readings {
-            generator: cpu_time(generator),
+            generator: cpu_time(&[std::process::id()]),
+            instance,
+            host,
+            threads,
+        }
+    }
+
+    /// Reads the clocks after a load, in the opposite order.
+    async fn after(live: &mut Live, instance_pids: &[u32]) -> Readings {
+        let generator = cpu_time(&[std::process::id()]);
+        let host = HostCpu::read();
+        let threads = thread_times(instance_pids);
+        Readings {
+            generator,
             instance: live.cpu_time().await,
-            host: HostCpu::read(),
-            threads: thread_times(instance_pids),
+            host,
+            threads,
         }
     }
 }
@@ -191,11 +209,10 @@ impl Session<'_> {
             drive(&plan, &self.context.interrupt).await;
         }
         plan.duration = self.options.duration;
-        let generator = [std::process::id()];
         let pids = live.host_processes().await.unwrap_or_default();
-        let before = Readings::take(live, &generator, &pids).await;
+        let before = Readings::before(live, &pids).await;
         let outcome = drive(&plan, &self.context.interrupt).await;
-        let after = Readings::take(live, &generator, &pids).await;
+        let after = Readings::after(live, &pids).await;
         let mut missing = Vec::new();
         let cpu = CpuUse {
             elapsed: outcome.elapsed,

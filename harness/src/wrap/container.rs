@@ -263,6 +263,7 @@ impl Wrap for ContainerWrap {
             ready: self.prepared.spec.timeouts.ready,
             start_hung: false,
             grace_s: 0,
+            init_pid: None,
         }))
     }
 
@@ -282,6 +283,8 @@ struct ContainerInstance {
     /// The start call did not return within `ready`: the OCI runtime hangs.
     start_hung: bool,
     grace_s: i32,
+    /// The host PID of the container's first process, once asked.
+    init_pid: Option<u32>,
 }
 
 impl ContainerInstance {
@@ -313,22 +316,29 @@ impl ContainerInstance {
         }
     }
 
-    /// Memory of the running container right after its first response.
-    /// The host PID of the container's first process, as the engine reports it.
-    async fn init_pid(&self, id: &str) -> Result<u32, String> {
+    /// The host PID of the container's first process, as the engine reports it (asked
+    /// once: it does not change while the container runs).
+    async fn init_pid(&mut self, id: &str) -> Result<u32, String> {
+        if let Some(pid) = self.init_pid {
+            return Ok(pid);
+        }
         let info = self
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
             .map_err(|e| format!("inspect failed: {}", engine_message(&e)))?;
-        info.state
+        let pid = info
+            .state
             .and_then(|s| s.pid)
             .filter(|&p| p > 0)
             .and_then(|p| u32::try_from(p).ok())
-            .ok_or_else(|| "the engine reports no PID for the container".to_string())
+            .ok_or_else(|| "the engine reports no PID for the container".to_string())?;
+        self.init_pid = Some(pid);
+        Ok(pid)
     }
 
-    async fn measure_memory(&self, id: &str, measurement: &mut Measurement) {
+    /// Memory of the running container right after its first response.
+    async fn measure_memory(&mut self, id: &str, measurement: &mut Measurement) {
         let pid = match self.init_pid(id).await {
             Ok(pid) => pid,
             Err(e) => {

@@ -1,6 +1,8 @@
 //! The process wrap: the workload, or any launcher, run as a host process from an argument
-//! vector (never through a shell), in the folder of its image's files. It is the native floor every other wrap is measured
-//! against. Its image is the program and the files named beside it; its host memory is the
+//! vector (never through a shell), in the folder of its image's files. It is the native
+//! floor every other wrap is measured against. Its image is the program and the files named
+//! beside it (the files alone when the program is a runtime the host provides); its host
+//! memory is the
 //! PSS of its process tree; it stops by SIGTERM and, after the grace period, SIGKILL (a
 //! failed run). Every process carries its session in `SHRINKWRAP_SESSION`, so leftovers can
 //! always be found.
@@ -279,18 +281,15 @@ impl Instance for ProcessInstance {
     }
 
     async fn read_memory(&mut self, m: &mut Measurement) {
-        let Some(pid) = self.pid() else {
-            m.note("memory: the process has exited");
-            return;
-        };
-        match process_tree(pid).and_then(|tree| process_memory(&tree)) {
+        let tree = self.host_processes().await;
+        match tree.and_then(|tree| process_memory(&tree).map_err(|e| e.to_string())) {
             Ok(memory) => {
                 m.rss_bytes = Some(memory.rss_bytes);
                 m.pss_bytes = Some(memory.pss_bytes);
                 // The process tree is everything on the host that exists for the instance.
                 m.host_memory_bytes = Some(memory.pss_bytes);
             }
-            Err(e) => m.note(format!("rss/pss: {e}")),
+            Err(e) => m.note(format!("memory: {e}")),
         }
     }
 
