@@ -4,7 +4,7 @@
 
 use super::{Style, new_table};
 use crate::analysis::load::FULL;
-use crate::results::load::LoadRow;
+use crate::results::load::{LoadRow, mode_name};
 
 /// The table of a load run, rows in the order measured.
 pub fn load_table(rows: &[LoadRow], style: Style) -> String {
@@ -79,12 +79,37 @@ pub fn load_notes(rows: &[LoadRow]) -> Vec<String> {
         ));
     }
     for row in rows.iter().filter(|r| !r.ok || !r.error.is_empty()) {
-        let mode = if row.keep_alive {
-            "keep-alive"
-        } else {
-            "no keep-alive"
-        };
+        let mode = mode_name(row.keep_alive);
         notes.push(format!("{} ({mode}): {}", row.wrap, row.error));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Failure;
+    use crate::results::load::tests::sample_load_row;
+
+    #[test]
+    fn one_line_per_load_and_a_note_for_each_failed_one() {
+        let mut panicked = sample_load_row("hermit", false, 4.0);
+        panicked.ok = false;
+        panicked.failure = Some(Failure::GuestFatal);
+        panicked.error = "the guest failed after its first response".into();
+        let rows = [sample_load_row("native", true, 100_000.0), panicked];
+        let table = load_table(&rows, Style::Markdown);
+        assert_eq!(table.lines().count(), 4, "{table}");
+        // 2.4 s of instance CPU over 3 s: 0.80 cores; 2.7 s of the generator's: 0.90.
+        assert!(
+            table.contains("| 100000 ") && table.contains("0.80 / 0.10 / 0.90"),
+            "{table}"
+        );
+        let notes = load_notes(&rows);
+        assert!(notes[0].starts_with("8 clients"), "{notes:?}");
+        assert_eq!(
+            notes.last().unwrap(),
+            "hermit (no keep-alive): the guest failed after its first response"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::results::load::LoadRow;
+use crate::results::load::{LoadRow, mode_name};
 use crate::runner::events::{Event, Observer};
 use crate::wrap::Measurement;
 
@@ -85,7 +85,7 @@ impl Observer for Progress {
             } => self.show(format!("{wrap}: {launch}: {}", describe(measurement)), true),
             Event::Loading { wrap, keep_alive } => self.replace(Some(spinner(&format!(
                 "{wrap}, {}: launching and driving",
-                keep_alive_name(*keep_alive)
+                mode_name(*keep_alive)
             )))),
             Event::Loaded { row } => {
                 self.replace(None);
@@ -109,16 +109,8 @@ fn describe(m: &Measurement) -> String {
     }
 }
 
-fn keep_alive_name(keep_alive: bool) -> &'static str {
-    if keep_alive {
-        "keep-alive"
-    } else {
-        "no keep-alive"
-    }
-}
-
 fn describe_load(row: &LoadRow) -> String {
-    let mode = keep_alive_name(row.keep_alive);
+    let mode = mode_name(row.keep_alive);
     let served = format!(
         "{:.0} requests/s, p99 {}, {} errors",
         row.requests_per_second,

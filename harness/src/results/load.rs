@@ -8,6 +8,15 @@ use super::Failure;
 /// File name of the load results inside their folder.
 pub const LOAD_FILE: &str = "load.csv";
 
+/// The name of a keep-alive mode, for tables and progress lines.
+pub fn mode_name(keep_alive: bool) -> &'static str {
+    if keep_alive {
+        "keep-alive"
+    } else {
+        "no keep-alive"
+    }
+}
+
 /// One wrap under load in one keep-alive mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadRow {
