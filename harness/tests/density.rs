@@ -5,14 +5,9 @@
 
 mod common;
 
-use common::qemu_processes_with;
-use shrinkwrap::image::recipe::ImageCache;
+use common::{prepared_default, qemu_processes_with};
 use shrinkwrap::instrument::probe::StopFlag;
-use shrinkwrap::report::progress::Progress;
-use shrinkwrap::repository_root;
 use shrinkwrap::runner::density::{DensityOptions, measure_density};
-use shrinkwrap::runner::prepare_all;
-use shrinkwrap::scenario::Scenario;
 
 /// One VM level at a time: a second would move the other's MemAvailable.
 static ONE_LEVEL_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -20,13 +15,7 @@ static ONE_LEVEL_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_n
 #[tokio::test(flavor = "multi_thread")]
 async fn per_instance_memory_agrees_with_the_drop_of_mem_available() {
     let _one_level = ONE_LEVEL_AT_A_TIME.lock().await;
-    let mut scenario =
-        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
-    scenario.select_wraps(&["vm".to_string()]).unwrap();
-    let cache = ImageCache::for_repository(repository_root());
-    let wraps = prepare_all(&scenario, &cache, false, &Progress::default())
-        .await
-        .unwrap();
+    let (scenario, wraps) = prepared_default(&["vm"]).await;
     let out = tempfile::tempdir().unwrap();
     let session = format!("test-density-{}", std::process::id());
     let options = DensityOptions {
@@ -66,15 +55,7 @@ async fn per_instance_memory_agrees_with_the_drop_of_mem_available() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_level_leaves_nothing_running_and_writes_no_row() {
     let _one_level = ONE_LEVEL_AT_A_TIME.lock().await;
-    let mut scenario =
-        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
-    scenario
-        .select_wraps(&["native".to_string(), "vm".to_string()])
-        .unwrap();
-    let cache = ImageCache::for_repository(repository_root());
-    let wraps = prepare_all(&scenario, &cache, false, &Progress::default())
-        .await
-        .unwrap();
+    let (scenario, wraps) = prepared_default(&["native", "vm"]).await;
     let out = tempfile::tempdir().unwrap();
     let session = format!("test-density-interrupt-{}", std::process::id());
     let options = DensityOptions {

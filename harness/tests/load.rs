@@ -8,36 +8,19 @@ mod common;
 
 use std::time::Duration;
 
-use common::{containers_labelled, qemu_processes_with};
-use shrinkwrap::image::recipe::ImageCache;
+use common::{containers_labelled, prepared_default, qemu_processes_with};
 use shrinkwrap::instrument::cpu::cpu_time;
 use shrinkwrap::instrument::load::{LoadPlan, drive};
 use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::report::progress::Progress;
-use shrinkwrap::repository_root;
 use shrinkwrap::runner::load::{LoadOptions, REQUEST_TIMEOUT, measure_load};
-use shrinkwrap::runner::prepare_all;
-use shrinkwrap::scenario::Scenario;
+use shrinkwrap::wrap::LaunchContext;
 use shrinkwrap::wrap::container::SESSION_LABEL;
 use shrinkwrap::wrap::launch::serve;
-use shrinkwrap::wrap::{LaunchContext, Wrap};
-
-/// The default scenario with only `wraps`, prepared.
-async fn prepared(wraps: &[&str]) -> (Scenario, Vec<Box<dyn Wrap>>) {
-    let mut scenario =
-        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
-    let names: Vec<String> = wraps.iter().map(|w| w.to_string()).collect();
-    scenario.select_wraps(&names).unwrap();
-    let cache = ImageCache::for_repository(repository_root());
-    let prepared = prepare_all(&scenario, &cache, false, &Progress::default())
-        .await
-        .unwrap();
-    (scenario, prepared)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_workload_keeps_connections_alive_only_when_asked_and_nothing_is_left() {
-    let (scenario, wraps) = prepared(&["native", "container"]).await;
+    let (scenario, wraps) = prepared_default(&["native", "container"]).await;
     let out = tempfile::tempdir().unwrap();
     let session = format!("test-load-{}", std::process::id());
     let options = LoadOptions {
@@ -82,7 +65,7 @@ async fn the_workload_keeps_connections_alive_only_when_asked_and_nothing_is_lef
 /// `/proc`'s count of the same processes while no thread ends (kept-alive connections).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_containers_cpu_time_agrees_with_its_processes_in_proc() {
-    let (scenario, wraps) = prepared(&["container"]).await;
+    let (scenario, wraps) = prepared_default(&["container"]).await;
     let logs = tempfile::tempdir().unwrap();
     let context = LaunchContext {
         session: format!("test-load-cpu-{}", std::process::id()),
@@ -123,7 +106,7 @@ async fn a_containers_cpu_time_agrees_with_its_processes_in_proc() {
 /// rows measured before are kept.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_load_leaves_nothing_running_and_keeps_the_rows_before() {
-    let (scenario, wraps) = prepared(&["native", "vm"]).await;
+    let (scenario, wraps) = prepared_default(&["native", "vm"]).await;
     let out = tempfile::tempdir().unwrap();
     let session = format!("test-load-interrupt-{}", std::process::id());
     let options = LoadOptions {

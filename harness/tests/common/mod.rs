@@ -10,8 +10,9 @@ use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::instrument::probe::StopFlag;
 use shrinkwrap::report::progress::Progress;
 use shrinkwrap::repository_root;
-use shrinkwrap::runner::{BenchError, RunOptions, RunOutcome, run_scenario};
+use shrinkwrap::runner::{BenchError, RunOptions, RunOutcome, prepare_all, run_scenario};
 use shrinkwrap::scenario::Scenario;
+use shrinkwrap::wrap::Wrap;
 use shrinkwrap::wrap::container::connect;
 
 /// Options for `runs` measured launches without warm-up, into `out`, under `session`.
@@ -79,4 +80,17 @@ pub async fn containers_labelled(label: &str) -> usize {
         .filters(&filters)
         .build();
     docker.list_containers(Some(options)).await.unwrap().len()
+}
+
+/// The default scenario with only `wraps`, its wraps prepared (images built or found).
+pub async fn prepared_default(wraps: &[&str]) -> (Scenario, Vec<Box<dyn Wrap>>) {
+    let mut scenario =
+        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
+    let names: Vec<String> = wraps.iter().map(|w| w.to_string()).collect();
+    scenario.select_wraps(&names).unwrap();
+    let cache = ImageCache::for_repository(repository_root());
+    let prepared = prepare_all(&scenario, &cache, false, &Progress::default())
+        .await
+        .unwrap();
+    (scenario, prepared)
 }
