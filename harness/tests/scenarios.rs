@@ -82,6 +82,7 @@ fn the_default_scenario_measures_the_wraps_the_readme_lists() {
             ("wasm-precompiled", "process"),
             ("hermit", "qemu"),
             ("hermit-restored", "qemu"),
+            ("nanos", "qemu"),
             ("appliance", "qemu"),
             ("vm", "qemu")
         ]

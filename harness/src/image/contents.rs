@@ -138,23 +138,34 @@ pub fn from_saved_image(tarball: &[u8], host_kernel: &str) -> std::io::Result<Co
     Ok(contents)
 }
 
+/// The comment line by which a file list names a kernel that is not Linux, e.g.
+/// `# kernel: Nanos 0.1.55` (a unikernel's disk).
+const KERNEL_COMMENT: &str = "# kernel:";
+
 /// Facts of an image from its file list (gen_init_cpio format: `file NAME LOCATION MODE UID
-/// GID`): an appliance's initramfs or a disk's files. The kernel is the `-kernel` file's when
-/// there is one, else the `/boot/vmlinuz-VERSION` the list names (a VM booting from a disk).
+/// GID`): an appliance's initramfs or a disk's files. The kernel is the one a
+/// `# kernel: NAME` line names, else the `-kernel` file's when there is one, else the
+/// `/boot/vmlinuz-VERSION` the list names (a Linux VM booting from a disk).
 pub fn from_initramfs_list(list: &str, kernel: Option<&Path>) -> Contents {
     let mut contents = Contents::default();
-    let mut listed_kernel = None;
+    let mut named_kernel = None;
+    let mut linux_on_disk = None;
     for line in list.lines() {
+        if let Some(name) = line.strip_prefix(KERNEL_COMMENT).map(str::trim) {
+            named_kernel = named_kernel.or((!name.is_empty()).then_some(name));
+        }
         let fields: Vec<&str> = line.split_whitespace().collect();
         if let ["file", name, _location, mode, ..] = fields.as_slice() {
             contents.add_file(name, u32::from_str_radix(mode, 8).unwrap_or(0));
-            listed_kernel = listed_kernel.or_else(|| name.strip_prefix("/boot/vmlinuz-"));
+            linux_on_disk = linux_on_disk.or_else(|| name.strip_prefix("/boot/vmlinuz-"));
         }
     }
-    contents.kernel = match (kernel, listed_kernel) {
-        (Some(kernel), _) => kernel_fact(kernel),
-        (None, Some(version)) => format!("Linux {version} on its disk"),
-        (None, None) => "unknown (boots from a disk)".to_string(),
+    contents.kernel = match (named_kernel, kernel, linux_on_disk) {
+        (Some(name), Some(_), _) => name.to_string(),
+        (Some(name), None, _) => format!("{name} on its disk"),
+        (None, Some(kernel), _) => kernel_fact(kernel),
+        (None, None, Some(version)) => format!("Linux {version} on its disk"),
+        (None, None, None) => "unknown (boots from a disk)".to_string(),
     };
     contents
 }
@@ -382,6 +393,21 @@ mod tests {
         assert_eq!(contents.shells, vec!["/usr/bin/dash".to_string()]);
         let without = from_initramfs_list("file /usr/bin/x - 755 0 0\n", None);
         assert_eq!(without.kernel, "unknown (boots from a disk)");
+    }
+
+    #[test]
+    fn a_list_may_name_a_kernel_that_is_not_linux() {
+        let list = "# kernel: Nanos 0.1.55\nfile /kernel /w/kernel.img 0755 0 0\n\
+                    file /hello-rust /w/hello-rust 0755 0 0\n";
+        let on_disk = from_initramfs_list(list, None);
+        assert_eq!(on_disk.kernel, "Nanos 0.1.55 on its disk");
+        assert_eq!((on_disk.files, on_disk.executables), (2, 2));
+        assert!(on_disk.shells.is_empty());
+        let booted = from_initramfs_list(list, Some(Path::new("/nonexistent/kernel.img")));
+        assert_eq!(
+            booted.kernel, "Nanos 0.1.55",
+            "the list's name, not the file's guess"
+        );
     }
 
     #[test]

@@ -381,22 +381,21 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
             ));
         }
     }
-    for s in summaries
-        .iter()
-        .filter(|s| s.kind == "qemu" && s.kernel.starts_with("Linux"))
-    {
-        notes.push(if s.kernel.ends_with("on its disk") {
-            format!(
+    for s in summaries.iter().filter(|s| s.kind == "qemu") {
+        notes.extend(if s.kernel.ends_with("on its disk") {
+            Some(format!(
                 "{}: its image is a raw disk: the apparent size counts its file systems' free \
-                 blocks, which compress to almost nothing",
+                 blocks (a sparse file's holes among them), which compress to almost nothing",
                 s.wrap
-            )
-        } else {
-            format!(
+            ))
+        } else if s.kernel.starts_with("Linux") {
+            Some(format!(
                 "{}: its boot file is a bzImage, itself compressed (kernel and built-in \
                  initramfs): its apparent size is not the size of what it unpacks to",
                 s.wrap
-            )
+            ))
+        } else {
+            None
         });
     }
     notes.extend(accelerator_notes(summaries));

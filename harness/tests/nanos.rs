@@ -1,0 +1,134 @@
+//! The Nanos unikernel, built from the pinned sources by its recipe and measured for real: it
+//! must run the very binary the container holds, report its disk's facts as they are on
+//! disk, serve its first 200 and leave nothing behind.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+mod common;
+
+use common::{prepared_default, qemu_processes_with, run, run_options};
+use shrinkwrap::image::recipe::ImageCache;
+use shrinkwrap::repository_root;
+use shrinkwrap::scenario::Scenario;
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The built image folder of `wrap` in the default scenario.
+fn image_dir(scenario: &Scenario, wrap: &str) -> std::path::PathBuf {
+    let spec = scenario.wraps.iter().find(|w| w.name == wrap).unwrap();
+    let cache = ImageCache::for_repository(repository_root());
+    cache
+        .ensure(spec.image.as_ref().unwrap(), false, &|_| {})
+        .unwrap()
+        .dir
+}
+
+/// `/hello-rust` as the engine holds it in the container wrap's image.
+fn containers_binary(scenario: &Scenario) -> Vec<u8> {
+    let spec = scenario
+        .wraps
+        .iter()
+        .find(|w| w.name == "container")
+        .unwrap();
+    let key = ImageCache::for_repository(repository_root())
+        .key(spec.image.as_ref().unwrap())
+        .unwrap();
+    let tag = format!("shrinkwrap/hello-rust-static:{key}");
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "docker {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let id = docker(&["create", &tag, "/hello-rust"]);
+    let id = id.trim();
+    let dir = tempfile::tempdir().unwrap();
+    docker(&[
+        "cp",
+        &format!("{id}:/hello-rust"),
+        &dir.path().display().to_string(),
+    ]);
+    docker(&["rm", id]);
+    std::fs::read(dir.path().join("hello-rust")).unwrap()
+}
+
+/// Where `file` lies whole in `disk`, at a 512-byte sector (Nanos's filesystem stores a file
+/// written by mkfs in one extent).
+fn sector_holding(disk: &[u8], file: &[u8]) -> Option<usize> {
+    (0..disk.len().saturating_sub(file.len()))
+        .step_by(512)
+        .find(|&at| disk[at..at + file.len()] == *file)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nanos_disk_holds_the_very_binary_the_container_and_native_run() {
+    let (scenario, _prepared) = prepared_default(&["native", "container", "nanos"]).await;
+    let container = containers_binary(&scenario);
+    let native = std::fs::read(image_dir(&scenario, "native").join("rootfs/hello-rust")).unwrap();
+    assert_eq!(
+        sha256(&native),
+        sha256(&container),
+        "native runs the container's file"
+    );
+    let disk = std::fs::read(image_dir(&scenario, "nanos").join("disk.raw")).unwrap();
+    let at = sector_holding(&disk, &container);
+    assert!(
+        at.is_some(),
+        "the Nanos disk holds the container's binary (sha256 {}) whole",
+        sha256(&container)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nanos_boots_from_its_disk_serves_and_reports_the_disk_as_it_is() {
+    let (scenario, _prepared) = prepared_default(&["nanos"]).await;
+    let dir = image_dir(&scenario, "nanos");
+    let out = tempfile::tempdir().unwrap();
+    let session = "test-nanos";
+    let rows = run(&scenario, &run_options(session, out.path(), 2))
+        .await
+        .expect("the run completes")
+        .rows;
+    assert_eq!(
+        qemu_processes_with(&format!("shrinkwrap-{session}-")),
+        0,
+        "no VM left"
+    );
+    for row in &rows {
+        assert!(row.ok, "{}", row.error);
+        assert!(
+            row.ready_line_ms.is_some(),
+            "the program's own ready line was seen"
+        );
+        assert_eq!(row.image_kernel, "Nanos 0.1.55 on its disk");
+        assert_eq!(row.image_shells, "", "no shell on the disk");
+        assert_eq!(row.image_setuid, Some(0));
+    }
+    let row = &rows[0];
+    // The image is the disk, by its apparent size (as every VM's boot files); it is sparse.
+    let disk = Path::new(&dir).join("disk.raw");
+    let meta = std::fs::metadata(&disk).unwrap();
+    assert_eq!(row.image_bytes, Some(meta.len()));
+    use std::os::unix::fs::MetadataExt;
+    assert!(
+        meta.blocks() * 512 < meta.len(),
+        "mkfs writes a sparse disk: {} allocated of {}",
+        meta.blocks() * 512,
+        meta.len()
+    );
+    let compressed = row.image_compressed_bytes.unwrap();
+    assert!(
+        compressed < meta.blocks() * 512 && compressed > 1_000_000,
+        "the kernel (1.7 MB) and the binary (1.3 MB) compressed: {compressed}"
+    );
+    // The kernel in the boot filesystem and the program on the root filesystem, nothing else.
+    assert_eq!((row.image_files, row.image_executables), (Some(2), Some(2)));
+    let manifest = std::fs::read_to_string(dir.join("manifest")).unwrap();
+    assert!(manifest.contains("program:/hello-rust"), "{manifest}");
+}
