@@ -1,4 +1,4 @@
-//! The Linux appliance microVMs and the talk's Node.js container, built from source by their
+//! The Linux appliance microVMs, the talk's Node.js container and its Nanos unikernel, built from source by their
 //! recipes and measured for real: each must serve its first 200, report its image's facts
 //! honestly, and leave nothing behind.
 
@@ -64,15 +64,15 @@ async fn the_rust_appliance_boots_and_serves() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_talks_node_server_serves_as_container_and_as_appliance() {
+async fn the_talks_node_server_serves_as_container_unikernel_and_appliance() {
     let out = tempfile::tempdir().unwrap();
     let rows = run_once(
-        &scenario("talk.toml", &["container", "appliance"]),
+        &scenario("talk.toml", &["container", "unikernel", "appliance"]),
         out.path(),
         "test-talk",
     )
     .await;
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     for row in &rows {
         assert_served(row);
         assert_eq!(row.workload, "hello-node");
@@ -84,10 +84,21 @@ async fn the_talks_node_server_serves_as_container_and_as_appliance() {
     assert_eq!(rows[0].kind, "container");
     assert!(rows[0].image_kernel.starts_with("shares the host's Linux"));
     assert_eq!(rows[1].kind, "qemu");
+    assert_eq!(rows[1].image_kernel, "Nanos 0.1.55 on its disk");
+    assert_eq!(
+        rows[1].image_files,
+        rows[0].image_files.map(|files| files + 1),
+        "the container's files and the Nanos kernel"
+    );
     assert!(
-        rows[1].image_kernel.starts_with("Linux 6.1."),
+        rows[1].ready_line_ms.is_some(),
+        "node's own ready line was seen"
+    );
+    assert_eq!(rows[2].kind, "qemu");
+    assert!(
+        rows[2].image_kernel.starts_with("Linux 6.1."),
         "{}",
-        rows[1].image_kernel
+        rows[2].image_kernel
     );
 }
 

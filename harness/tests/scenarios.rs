@@ -83,6 +83,7 @@ fn the_default_scenario_measures_the_wraps_the_readme_lists() {
             ("hermit", "qemu"),
             ("hermit-restored", "qemu"),
             ("nanos", "qemu"),
+            ("nanos-restored", "qemu"),
             ("appliance", "qemu"),
             ("vm", "qemu")
         ]
