@@ -2,8 +2,6 @@
 //! must run the very binary the container holds, report its disk's facts as they are on
 //! disk, serve its first 200 and leave nothing behind.
 
-use std::path::Path;
-
 use sha2::{Digest, Sha256};
 
 mod common;
@@ -11,7 +9,7 @@ mod common;
 use common::{prepared_default, qemu_processes_with, run, run_options};
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::repository_root;
-use shrinkwrap::scenario::Scenario;
+use shrinkwrap::scenario::{Launch, Scenario};
 
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -86,7 +84,7 @@ async fn the_nanos_disk_holds_the_very_binary_the_container_and_native_run() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn nanos_boots_from_its_disk_serves_and_reports_the_disk_as_it_is() {
+async fn nanos_boots_serves_and_reports_its_boot_files_as_they_are() {
     let (scenario, _prepared) = prepared_default(&["nanos"]).await;
     let dir = image_dir(&scenario, "nanos");
     let out = tempfile::tempdir().unwrap();
@@ -106,29 +104,61 @@ async fn nanos_boots_from_its_disk_serves_and_reports_the_disk_as_it_is() {
             row.ready_line_ms.is_some(),
             "the program's own ready line was seen"
         );
-        assert_eq!(row.image_kernel, "Nanos 0.1.55 on its disk");
+        assert_eq!(row.image_kernel, "Nanos 0.1.55", "named by the disk's list");
         assert_eq!(row.image_shells, "", "no shell on the disk");
         assert_eq!(row.image_setuid, Some(0));
     }
     let row = &rows[0];
-    // The image is the disk, by its apparent size (as every VM's boot files); it is sparse.
-    let disk = Path::new(&dir).join("disk.raw");
-    let meta = std::fs::metadata(&disk).unwrap();
-    assert_eq!(row.image_bytes, Some(meta.len()));
+    // The image is the boot files QEMU reads, the kernel and the disk, by their apparent
+    // sizes (as every VM's); the disk is sparse.
     use std::os::unix::fs::MetadataExt;
+    let kernel = std::fs::metadata(dir.join("kernel.img")).unwrap();
+    let disk = std::fs::metadata(dir.join("disk.raw")).unwrap();
+    assert_eq!(row.image_bytes, Some(kernel.len() + disk.len()));
     assert!(
-        meta.blocks() * 512 < meta.len(),
+        disk.blocks() * 512 < disk.len(),
         "mkfs writes a sparse disk: {} allocated of {}",
-        meta.blocks() * 512,
-        meta.len()
+        disk.blocks() * 512,
+        disk.len()
     );
     let compressed = row.image_compressed_bytes.unwrap();
+    let allocated = (kernel.blocks() + disk.blocks()) * 512;
     assert!(
-        compressed < meta.blocks() * 512 && compressed > 1_000_000,
-        "the kernel (1.7 MB) and the binary (1.3 MB) compressed: {compressed}"
+        compressed < allocated && compressed > 1_000_000,
+        "the kernel (1.7 MB, twice) and the binary (1.3 MB) compressed: {compressed} of {allocated}"
     );
     // The kernel in the boot filesystem and the program on the root filesystem, nothing else.
     assert_eq!((row.image_files, row.image_executables), (Some(2), Some(2)));
     let manifest = std::fs::read_to_string(dir.join("manifest")).unwrap();
     assert!(manifest.contains("program:/hello-rust"), "{manifest}");
+}
+
+/// At 48 MiB Nanos on microvm cannot allocate its network's receive buffers and says so,
+/// then its program still prints its ready line: the fatal line must end the launch at once,
+/// name what the guest said, and leave no VM.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nanos_guest_without_network_fails_on_its_own_line() {
+    let (mut scenario, _prepared) = prepared_default(&["nanos"]).await;
+    if let Launch::Qemu(qemu) = &mut scenario.wraps[0].launch {
+        qemu.memory_mb = 48;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let session = "test-nanos-fatal";
+    let rows = run(&scenario, &run_options(session, out.path(), 1))
+        .await
+        .expect("the run completes")
+        .rows;
+    let row = &rows[0];
+    assert!(!row.ok);
+    assert!(
+        row.error.contains("failed to set up interface"),
+        "{}",
+        row.error
+    );
+    assert!(row.ttfr_ms.is_none() && row.error.len() < 2000, "{row:?}");
+    assert_eq!(
+        qemu_processes_with(&format!("shrinkwrap-{session}-")),
+        0,
+        "no VM left"
+    );
 }

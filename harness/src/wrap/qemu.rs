@@ -295,21 +295,7 @@ impl QemuWrap {
         if let Some(append) = &q.append {
             args.extend(["-append".into(), append.clone()]);
         }
-        for disk in &self.disks {
-            let format = if disk.extension().is_some_and(|e| e == "qcow2") {
-                "qcow2"
-            } else {
-                "raw"
-            };
-            // snapshot=on: a guest never changes the image the next run boots.
-            args.extend([
-                "-drive".into(),
-                format!(
-                    "file={},format={format},if=virtio,snapshot=on",
-                    disk.display()
-                ),
-            ]);
-        }
+        args.extend(disk_arguments(&q.machine, &self.disks));
         args.extend([
             "-netdev".into(),
             format!(
@@ -325,6 +311,33 @@ impl QemuWrap {
         args.extend(q.extra_args.iter().cloned());
         args
     }
+}
+
+/// QEMU's arguments attaching `disks` as virtio block devices: on PCI (`if=virtio`), or on
+/// virtio-mmio for the `microvm` machine, which has no PCI bus.
+fn disk_arguments(machine: &str, disks: &[PathBuf]) -> Vec<String> {
+    let mmio = machine.split(',').next() == Some("microvm");
+    let mut args = Vec::new();
+    for (index, disk) in disks.iter().enumerate() {
+        let format = if disk.extension().is_some_and(|e| e == "qcow2") {
+            "qcow2"
+        } else {
+            "raw"
+        };
+        // snapshot=on: a guest never changes the image the next run boots.
+        let drive = format!("file={},format={format},snapshot=on", disk.display());
+        if mmio {
+            args.extend([
+                "-drive".into(),
+                format!("{drive},if=none,id=disk{index}"),
+                "-device".into(),
+                format!("virtio-blk-device,drive=disk{index}"),
+            ]);
+        } else {
+            args.extend(["-drive".into(), format!("{drive},if=virtio")]);
+        }
+    }
+    args
 }
 
 /// Where an instance's guest RAM lives.
@@ -672,5 +685,35 @@ impl Instance for QemuInstance {
 
     fn console(&mut self) -> Option<&mut ConsoleWatcher> {
         self.console.as_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disks_go_on_pci_or_on_virtio_mmio_for_microvm() {
+        let disks = [PathBuf::from("/i/disk.raw"), PathBuf::from("/i/data.qcow2")];
+        assert_eq!(
+            disk_arguments("q35", &disks[..1]),
+            [
+                "-drive",
+                "file=/i/disk.raw,format=raw,snapshot=on,if=virtio"
+            ]
+        );
+        assert_eq!(
+            disk_arguments("microvm,rtc=on", &disks),
+            [
+                "-drive",
+                "file=/i/disk.raw,format=raw,snapshot=on,if=none,id=disk0",
+                "-device",
+                "virtio-blk-device,drive=disk0",
+                "-drive",
+                "file=/i/data.qcow2,format=qcow2,snapshot=on,if=none,id=disk1",
+                "-device",
+                "virtio-blk-device,drive=disk1",
+            ]
+        );
     }
 }
