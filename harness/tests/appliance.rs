@@ -84,7 +84,7 @@ async fn the_talks_node_server_serves_as_container_unikernel_and_appliance() {
     assert_eq!(rows[0].kind, "container");
     assert!(rows[0].image_kernel.starts_with("shares the host's Linux"));
     assert_eq!(rows[1].kind, "qemu");
-    assert_eq!(rows[1].image_kernel, "Nanos 0.1.55 on its disk");
+    assert_eq!(rows[1].image_kernel, "Nanos 0.1.55, its files on its disk");
     assert_eq!(
         rows[1].image_files,
         rows[0].image_files.map(|files| files + 1),

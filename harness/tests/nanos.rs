@@ -2,6 +2,8 @@
 //! must run the very binary the container holds, report its disk's facts as they are on
 //! disk, serve its first 200 and leave nothing behind.
 
+use std::path::Path;
+
 use sha2::{Digest, Sha256};
 
 mod common;
@@ -104,7 +106,7 @@ async fn nanos_boots_serves_and_reports_its_boot_files_as_they_are() {
             row.ready_line_ms.is_some(),
             "the program's own ready line was seen"
         );
-        assert_eq!(row.image_kernel, "Nanos 0.1.55", "named by the disk's list");
+        assert_eq!(row.image_kernel, "Nanos 0.1.55, its files on its disk");
         assert_eq!(row.image_shells, "", "no shell on the disk");
         assert_eq!(row.image_setuid, Some(0));
     }
@@ -161,4 +163,56 @@ async fn a_nanos_guest_without_network_fails_on_its_own_line() {
         0,
         "no VM left"
     );
+}
+
+/// `shrinkwrap build --wrap nanos` with the mirror at `mirror` and a cache of its own: its
+/// exit code and its `error:` line.
+fn build_from_mirror(mirror: &Path, cache: &Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shrinkwrap"))
+        .args(["build", "--wrap", "nanos"])
+        .current_dir(repository_root())
+        .env("SHRINKWRAP_MIRROR", mirror)
+        .env("SHRINKWRAP_CACHE", cache)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {stderr}");
+    (out.status.code(), errors[0].to_string())
+}
+
+/// A mirror file that is altered, or missing (upstream being out of reach here), stops the
+/// build before anything is unpacked, with one line naming the file and the fix, and no image.
+#[test]
+fn a_corrupt_or_missing_mirror_file_stops_the_build_naming_it() {
+    let real = repository_root().join("../shared/mirror/nanos/nanos-0.1.55.tar.gz");
+    let mirror = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::create_dir(mirror.path().join("nanos")).unwrap();
+    let copy = mirror.path().join("nanos/nanos-0.1.55.tar.gz");
+    let mut bytes = std::fs::read(&real).expect("the pinned mirror is beside the repository");
+    bytes[1000] ^= 1;
+    std::fs::write(&copy, bytes).unwrap();
+
+    let (code, line) = build_from_mirror(mirror.path(), cache.path());
+    assert_eq!(code, Some(2), "{line}");
+    assert!(line.contains(&copy.display().to_string()), "{line}");
+    assert!(line.contains("not the pinned 0a8254f9"), "{line}");
+    assert!(line.contains("replace it with the pinned file"), "{line}");
+
+    std::fs::remove_file(&copy).unwrap();
+    let (code, line) = build_from_mirror(mirror.path(), cache.path());
+    assert_eq!(code, Some(2), "{line}");
+    assert!(
+        line.contains("nanos/nanos-0.1.55.tar.gz is not in the mirror"),
+        "{line}"
+    );
+    assert!(line.contains("SHRINKWRAP_MIRROR"), "{line}");
+
+    let images = std::fs::read_dir(cache.path().join("images")).unwrap();
+    let built: Vec<String> = images
+        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        .filter(|name| !name.starts_with('.') && !name.ends_with(".log"))
+        .collect();
+    assert!(built.is_empty(), "no image from a failed build: {built:?}");
 }

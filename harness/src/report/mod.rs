@@ -382,7 +382,7 @@ pub fn notes(summaries: &[WrapSummary]) -> Vec<String> {
         }
     }
     for s in summaries.iter().filter(|s| s.kind == "qemu") {
-        notes.extend(if s.kernel.ends_with("on its disk") {
+        notes.extend(if s.kernel.contains("on its disk") {
             Some(format!(
                 "{}: its image is a raw disk: the apparent size counts its file systems' free \
                  blocks (a sparse file's holes among them), which compress to almost nothing",
@@ -573,6 +573,33 @@ mod tests {
             notes.contains("after the process's own ready line"),
             "{notes}"
         );
+    }
+
+    #[test]
+    fn a_vm_whose_files_are_on_a_disk_gets_the_raw_disk_note_whatever_its_kernel() {
+        let vm = |wrap: &str, kernel: &str| {
+            let mut row = sample_row(wrap, 1);
+            row.kind = "qemu".into();
+            row.image_kernel = kernel.into();
+            row
+        };
+        let notes = notes(&summarize(&[
+            vm("nanos", "Nanos 0.1.55, its files on its disk"),
+            vm("appliance", "Linux 6.1.192 inside"),
+            vm("hermit", "no Linux kernel (not a bzImage)"),
+        ]));
+        let about = |wrap: &str| -> Vec<&String> {
+            notes
+                .iter()
+                .filter(|n| n.starts_with(&format!("{wrap}: its ")))
+                .collect()
+        };
+        assert!(
+            about("nanos")[0].contains("its image is a raw disk"),
+            "{notes:?}"
+        );
+        assert!(about("appliance")[0].contains("bzImage"), "{notes:?}");
+        assert!(about("hermit").is_empty(), "{notes:?}");
     }
 
     #[test]

@@ -173,7 +173,14 @@ impl QemuWrap {
                 Ok(contents::from_boot_files(kernel.as_deref(), &boot))
             }
             None => Err("a disk image's files are not listed: set qemu.contents".to_string()),
-        };
+        }
+        .map(|mut contents| {
+            if kernel.is_some() && !disks.is_empty() {
+                // Booted by -kernel, its program and files on a disk (Nanos on microvm).
+                contents.kernel.push_str(", its files on its disk");
+            }
+            contents
+        });
         let image_facts = run_blocking(|| {
             ImageFacts::of_files(&boot_files, &context.cache.dir, contents.clone())
         })
