@@ -61,9 +61,30 @@ fn containers_binary(scenario: &Scenario) -> Vec<u8> {
 /// Where `file` lies whole in `disk`, at a 512-byte sector (Nanos's filesystem stores a file
 /// written by mkfs in one extent).
 fn sector_holding(disk: &[u8], file: &[u8]) -> Option<usize> {
-    (0..disk.len().saturating_sub(file.len()))
+    (0..=disk.len().checked_sub(file.len())?)
         .step_by(512)
         .find(|&at| disk[at..at + file.len()] == *file)
+}
+
+/// The search finds a file only whole and at a sector, so one changed byte is a miss.
+#[test]
+fn a_file_is_found_on_a_disk_only_byte_for_byte() {
+    let file: Vec<u8> = (0..2000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut disk = vec![0u8; 512 * 3];
+    disk.extend_from_slice(&file);
+    assert_eq!(
+        sector_holding(&disk, &file),
+        Some(512 * 3),
+        "at the disk's very end"
+    );
+    let mut planted = file.clone();
+    planted[1500] ^= 1;
+    assert_eq!(sector_holding(&disk, &planted), None);
+    assert_eq!(
+        sector_holding(&file[..100], &file),
+        None,
+        "longer than the disk"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
