@@ -234,6 +234,7 @@ pub fn comparison_report(verdicts: &Verdicts, style: Style) -> String {
         "Candidate",
         "Change",
         "p",
+        "p (Holm)",
         "Verdict",
     ]);
     for finding in &verdicts.findings {
@@ -246,6 +247,13 @@ pub fn comparison_report(verdicts: &Verdicts, style: Style) -> String {
         .map(|m| format!("{bullet}NOT COMPARABLE: {m}"))
         .collect();
     blocks.push(table.to_string());
+    if verdicts.family > 0 {
+        blocks.push(format!(
+            "{bullet}{} tests (serving and medians) judged as one family: Holm's correction keeps \
+             the chance of any false alarm among all of them under {} on pure noise",
+            verdicts.family, verdicts.alpha
+        ));
+    }
     blocks.extend(
         verdicts
             .warnings
@@ -289,6 +297,10 @@ fn finding_row(finding: &Finding, separator: &str) -> Vec<String> {
         change,
         finding
             .p_value
+            .map(|p| format!("{p:.4}"))
+            .unwrap_or_default(),
+        finding
+            .p_adjusted
             .map(|p| format!("{p:.4}"))
             .unwrap_or_default(),
         format!("{verdict}{separator}{}", finding.why),

@@ -16,7 +16,8 @@ pub const BUDGETS_DIR: &str = "scenarios/budgets";
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Rule {
-    /// Largest p-value that counts as a real difference (rank-sum and Fisher tests).
+    /// The family-wise false-alarm rate: the chance, on pure noise, of any flag among all of
+    /// a comparison's rank-sum and Fisher tests (Holm's correction).
     pub alpha: f64,
     /// Smallest relative change of a median time that matters (0.15 = 15%).
     pub time_limit: f64,

@@ -15,6 +15,7 @@
 //! not comparable: [`Verdicts::mismatches`] says why, and the caller decides.
 
 pub mod budget;
+pub mod family;
 
 pub use budget::{BudgetError, Budgets, Rule};
 
@@ -101,6 +102,11 @@ pub struct Finding {
     pub candidate: Observed,
     /// The p-value of the check's test, when it has one.
     pub p_value: Option<f64>,
+    /// The p-value adjusted for the comparison's family of tests (Holm), when it has one.
+    pub p_adjusted: Option<f64>,
+    /// Whether the verdict rests on the test (a change beyond the limit that only the test
+    /// can tell from chance), not on a rule of its own (a wrap that never served).
+    pub by_test: bool,
     /// The conclusion.
     pub verdict: Verdict,
     /// Why, in words (the rule that fired, or what held it back).
@@ -116,6 +122,10 @@ pub struct Verdicts {
     pub mismatches: Vec<String>,
     /// What limits the comparison without making it wrong (too few runs, new wraps).
     pub warnings: Vec<String>,
+    /// How many tests the family-wise correction took together.
+    pub family: usize,
+    /// The family-wise alpha: the chance of any false alarm among them.
+    pub alpha: f64,
 }
 
 impl Verdicts {
@@ -144,6 +154,7 @@ pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], budgets: &Budget
         ..Verdicts::default()
     };
     let all = baseline.iter().chain(candidate);
+    let lone_alpha = budgets.defaults.alpha / family_size(baseline, candidate) as f64;
     for wrap in distinct(all, |r| &r.wrap) {
         let side = |rows: &[ResultRow]| -> Vec<ResultRow> {
             rows.iter().filter(|r| r.wrap == wrap).cloned().collect()
@@ -153,10 +164,28 @@ pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], budgets: &Budget
             baseline: side(baseline),
             candidate: side(candidate),
             budgets,
+            lone_alpha,
         };
         pair.judge(&mut verdicts);
     }
+    verdicts.alpha = budgets.defaults.alpha;
+    verdicts.family = family::correct(&mut verdicts.findings, verdicts.alpha);
     verdicts
+}
+
+/// The tests a comparison of these rows makes at most: per wrap on both sides, the serving
+/// test and one per median-gated figure.
+fn family_size(baseline: &[ResultRow], candidate: &[ResultRow]) -> usize {
+    let base = distinct(baseline, |r| &r.wrap);
+    let both = distinct(candidate, |r| &r.wrap)
+        .into_iter()
+        .filter(|w| base.contains(w))
+        .count();
+    let tested = figure::ALL
+        .iter()
+        .filter(|f| matches!(f.gate, Gate::Median | Gate::MedianAndTail))
+        .count();
+    (both * (1 + tested)).max(1)
 }
 
 fn host_mismatches(baseline: &[ResultRow], candidate: &[ResultRow]) -> Vec<String> {
@@ -196,6 +225,9 @@ struct WrapPair<'a> {
     baseline: Vec<ResultRow>,
     candidate: Vec<ResultRow>,
     budgets: &'a Budgets,
+    /// The level a lone change must reach to survive the family's correction (Holm's first
+    /// step: alpha over the number of tests).
+    lone_alpha: f64,
 }
 
 impl WrapPair<'_> {
@@ -232,12 +264,12 @@ impl WrapPair<'_> {
             ));
         }
         verdicts.findings.push(serving);
-        if ok_cand > 0 && smallest_p_value(ok_base, ok_cand) >= self.alpha() {
+        if ok_cand > 0 && smallest_p_value(ok_base, ok_cand) >= self.lone_alpha {
             verdicts.warnings.push(format!(
-                "{}: {ok_base} and {ok_cand} ok runs cannot reach p < {}: median changes cannot \
-                 be flagged (serving, tail, tolerance and budget checks still apply)",
-                self.wrap,
-                self.alpha()
+                "{}: {ok_base} and {ok_cand} ok runs cannot reach p < {:.2e} (alpha over the \
+                 comparison's tests): a lone median change cannot be flagged (serving, tail, \
+                 tolerance and budget checks still apply)",
+                self.wrap, self.lone_alpha
             ));
         }
         for figure in figure::ALL.iter().copied().filter(|f| f.gate != Gate::None) {
@@ -264,9 +296,9 @@ impl WrapPair<'_> {
             .budgets
             .limit(self.wrap, self.accel(), figure)
             .max(self.floor(figure) / median);
-        let resolvable = resolvable_change(sigma, base.len(), n_cand, self.alpha(), POWER);
+        let resolvable = resolvable_change(sigma, base.len(), n_cand, self.lone_alpha, POWER);
         (resolvable > limit).then(|| {
-            let runs = runs_to_resolve(sigma, limit, self.alpha(), POWER);
+            let runs = runs_to_resolve(sigma, limit, self.lone_alpha, POWER);
             format!(
                 "{}: {} spreads by {:.0}% from run to run: with {} and {n_cand} runs only \
                  changes above about {:.0}% are caught {:.0}% of the time, while changes from \
@@ -310,6 +342,8 @@ impl WrapPair<'_> {
             baseline: Observed::Absent,
             candidate: Observed::Absent,
             p_value: None,
+            p_adjusted: None,
+            by_test: false,
             verdict: Verdict::Unchanged,
             why: String::new(),
         }
@@ -341,9 +375,11 @@ impl WrapPair<'_> {
             finding.verdict = Verdict::Regression;
             finding.why = "served in the baseline, never in the candidate".into();
         } else if fewer < self.alpha() {
+            finding.by_test = true;
             finding.verdict = Verdict::Regression;
             finding.why = format!("fewer ok runs (Fisher's exact test, p < {})", self.alpha());
         } else if more < self.alpha() {
+            finding.by_test = true;
             finding.verdict = Verdict::Improvement;
             finding.why = format!("more ok runs (Fisher's exact test, p < {})", self.alpha());
         } else {
@@ -383,6 +419,7 @@ impl WrapPair<'_> {
                 baseline: Observed::Samples(base_summary),
                 candidate: Observed::Samples(cand_summary),
                 p_value,
+                by_test: p_value.is_some(),
                 verdict,
                 why,
                 ..self.finding(Some(figure), check)

@@ -172,7 +172,7 @@ fn unequal_run_counts_are_judged_and_too_few_are_said() {
     let verdicts = judge(&candidate);
     let warned = unreachable(&verdicts);
     assert!(
-        warned[0].starts_with("hermit: 10 and 2 ok runs cannot reach p < 0.01"),
+        warned[0].starts_with("hermit: 10 and 2 ok runs cannot reach p < 6.25e-4"),
         "{warned:?}"
     );
 }
@@ -290,12 +290,16 @@ fn detection_rate(spreads: &[(String, [Spread; 3])], wrap: &str, runs: u32) -> f
     caught as f64 / SEEDS as f64
 }
 
-/// Whether a test at the default alpha can catch a 30% shift of a figure spreading by
-/// `sigma` in 95% of cases with `runs` a side (a t-test on the logs of lognormal samples,
-/// the best case).
+/// Whether a lone test of the real run's family (4 wraps, each a serving test and 3 median
+/// tests, Holm at the default alpha) can catch a 30% shift of a figure spreading by `sigma`
+/// in 95% of cases with `runs` a side (a t-test on the logs of lognormal samples, the best
+/// case), with room to spare: the change it resolves must be under 25%, since a flag also
+/// needs the sampled medians to move past the 15% limit (at 20 runs the container resolves
+/// 26% and is caught in 94% of seeds).
 fn resolves_30_percent(sigma: f64, runs: u32) -> bool {
     let runs = runs as usize;
-    resolvable_change(sigma, runs, runs, Rule::default().alpha, POWER) < 0.3
+    let lone_alpha = Rule::default().alpha / 16.0;
+    resolvable_change(sigma, runs, runs, lone_alpha, POWER) < 0.25
 }
 
 #[test]
@@ -303,12 +307,11 @@ fn a_30_percent_slowdown_at_10_runs_is_caught_in_95_percent_of_seeds() {
     let spreads = spreads();
     for (wrap, [ttfr, _, _]) in &spreads {
         // The container's first response spreads by 15% (docker run's own jitter): there
-        // no test can reach 95% at 10 runs (this one catches about 79%), 20 runs can.
-        let runs = if resolves_30_percent(ttfr.sigma, 10) {
-            10
-        } else {
-            20
-        };
+        // no test of the family can reach 95% at 10 runs, more runs can.
+        let runs = [10, 20, 30]
+            .into_iter()
+            .find(|&runs| resolves_30_percent(ttfr.sigma, runs))
+            .unwrap_or(40);
         assert!(
             resolves_30_percent(ttfr.sigma, runs),
             "{wrap}: {}",
