@@ -17,7 +17,7 @@ use shrinkwrap::repository_root;
 use shrinkwrap::results::density::DENSITY_FILE;
 use shrinkwrap::results::load::{LOAD_FILE, LoadRow};
 use shrinkwrap::results::{self, RESULTS_FILE, ResultRow};
-use shrinkwrap::runner::{self, RunOptions, density, load};
+use shrinkwrap::runner::{self, RunOptions, ab, density, load};
 use shrinkwrap::scenario::{DEFAULT_SCENARIO, MAX_RUNS, Scenario, TableLayout};
 
 /// Which shrink-wrap should this service ship in? Measures one workload as a container,
@@ -75,6 +75,41 @@ struct LoadArgs {
     /// Output folder (default: results/SCENARIO-load-UTCTIME/).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct AbArgs {
+    /// The baseline's checkout (A), built with `cargo build --release`.
+    baseline: PathBuf,
+    /// The candidate's checkout (B; default: this one).
+    candidate: Option<PathBuf>,
+    /// Scenario file, relative to each checkout (default: scenarios/hello-rust.toml).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Measured runs a side per wrap in the first pass.
+    #[arg(long, default_value_t = 10)]
+    runs: u32,
+    /// Rounds the runs are split into, the side that goes first alternating.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// Measured runs a side per flagged wrap in the retry (default: twice --runs).
+    #[arg(long)]
+    retry_runs: Option<u32>,
+    /// Unmeasured warm-up launches before each side's block.
+    #[arg(long, default_value_t = 1)]
+    warmup: u32,
+    /// Measure only this wrap (repeatable).
+    #[arg(long = "wrap", value_name = "NAME")]
+    wraps: Vec<String>,
+    /// Output folder (default: results/SCENARIO-ab-UTCTIME/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Limits and budgets (default: the candidate's scenarios/budgets/SCENARIO.toml).
+    #[arg(long, value_name = "FILE")]
+    budgets: Option<PathBuf>,
+    /// Print Markdown instead of a terminal table.
+    #[arg(long)]
+    markdown: bool,
 }
 
 #[derive(Subcommand)]
@@ -140,6 +175,10 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// A/B two checkouts on this host at one time: each side's own binary measures its own
+    /// scenario, interleaved wrap by wrap; what the first pass flags is measured again with
+    /// more runs, and only what both passes flag is a regression (exit 1).
+    Ab(AbArgs),
     /// Remove what interrupted or killed runs left behind: containers with the harness's
     /// label, QEMU processes of its sessions, their temp folders. Not while a run is going.
     Clean {
@@ -252,6 +291,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         } => density(scenario, instances, &wraps, out).await,
         Command::Load(args) => load(args).await,
         Command::Plot { results, out } => plot(&results, out),
+        Command::Ab(args) => ab(args),
         Command::Clean { images } => clean(images).await,
         Command::Compare {
             baseline,
@@ -683,6 +723,134 @@ fn compare(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn ab(args: AbArgs) -> Result<ExitCode> {
+    let retry_runs = args.retry_runs.unwrap_or(args.runs * 2);
+    if [args.runs, retry_runs]
+        .iter()
+        .any(|n| !(2..=MAX_RUNS).contains(n))
+        || args.rounds == 0
+    {
+        bail!("--runs and --retry-runs take 2 to {MAX_RUNS}, --rounds at least 1");
+    }
+    let scenario = args
+        .scenario
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCENARIO));
+    let candidate_root = args.candidate.unwrap_or_else(repository_root);
+    let mut baseline = ab::Checkout::open(ab::Side::Baseline, &args.baseline, &scenario)?;
+    let mut candidate = ab::Checkout::open(ab::Side::Candidate, &candidate_root, &scenario)?;
+    for wrap in &args.wraps {
+        if !baseline.wraps.contains(wrap) && !candidate.wraps.contains(wrap) {
+            bail!("no wrap '{wrap}' in either side's {}", scenario.display());
+        }
+    }
+    baseline.select(&args.wraps);
+    candidate.select(&args.wraps);
+    let budgets = match &args.budgets {
+        Some(path) => Budgets::load(path)?,
+        None => Budgets::for_scenario(&candidate.root, &candidate.name)?,
+    };
+    let out = match args.out {
+        Some(out) => {
+            refuse_existing(&out)?;
+            out
+        }
+        None => new_results_dir(&format!("{}-ab", candidate.name)),
+    };
+    let plans = [
+        ab::Plan {
+            runs: args.runs,
+            rounds: args.rounds,
+        },
+        ab::Plan {
+            runs: retry_runs,
+            rounds: args.rounds,
+        },
+    ];
+    eprintln!(
+        "ab: {} (A) against {} (B), blocks and logs in {}",
+        baseline.root.display(),
+        candidate.root.display(),
+        out.join("blocks").display()
+    );
+    let mut binaries = ab::binaries::Binaries::new(
+        baseline.clone(),
+        candidate.clone(),
+        args.warmup,
+        out.join("blocks"),
+    );
+    let mut progress = |index: usize, block: &ab::Block| {
+        eprintln!(
+            "ab: block {}: {} round {} of {}, {} ({} runs)",
+            index + 1,
+            block.wrap,
+            block.round + 1,
+            args.rounds,
+            block.side.name(),
+            block.runs
+        );
+    };
+    let outcome = ab::run_ab(
+        &mut binaries,
+        &baseline,
+        &candidate,
+        plans,
+        &budgets,
+        &mut progress,
+    )?;
+    write_ab(&outcome, &out)?;
+    publish_candidate(
+        &outcome.first.candidate,
+        &candidate,
+        &out.join("first/candidate"),
+    )?;
+    println!("{}", report::ab::ab_report(&outcome, style(args.markdown)));
+    println!("results: {}", out.display());
+    Ok(if outcome.confirmed().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The candidate's first pass as a run's report (summary, figures, report.html), also as the
+/// candidate's latest: each block's own run published only its one wrap there.
+fn publish_candidate(rows: &[ResultRow], candidate: &ab::Checkout, dir: &Path) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let layout = Scenario::load(&candidate.scenario).map_or(TableLayout::Summary, |s| s.table);
+    for line in write_report(rows, layout, dir, &default_plots_dir(dir))? {
+        eprintln!("{line}");
+    }
+    let latest = candidate
+        .root
+        .join("plots")
+        .join(format!("{}-latest", candidate.name));
+    report::folder::publish_latest(dir, &latest)
+        .with_context(|| format!("publishing {}", latest.display()))
+}
+
+/// Each pass's rows per side (`first/baseline/results.csv`, ...) and the report as Markdown.
+fn write_ab(outcome: &ab::AbOutcome, out: &Path) -> Result<()> {
+    let mut passes = vec![("first", &outcome.first)];
+    if let Some((retry, _)) = &outcome.retry {
+        passes.push(("retry", retry));
+    }
+    for (name, pass) in passes {
+        for (side, rows) in [("baseline", &pass.baseline), ("candidate", &pass.candidate)] {
+            let dir = out.join(name).join(side);
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let mut writer = results::ResultsWriter::create(&dir.join(RESULTS_FILE))?;
+            for row in rows {
+                writer.write(row)?;
+            }
+        }
+    }
+    let markdown = report::ab::ab_report(outcome, Style::Markdown);
+    let path = out.join("ab.md");
+    std::fs::write(&path, markdown + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
 /// One host's name, baseline rows and candidate rows.

@@ -2,6 +2,7 @@
 //! with its 95% confidence interval, and for every wrap after the first its difference from
 //! the first (the baseline), with the range the intervals allow. Rendered for the terminal and as Markdown for slides and notes.
 
+pub mod ab;
 pub mod density;
 pub mod doctor;
 pub mod export;

@@ -3,6 +3,7 @@
 //! writing each row to `results.csv` as soon as it is measured. What happens is reported
 //! to an [`events::Observer`]; the loop draws nothing itself.
 
+pub mod ab;
 pub mod density;
 pub mod events;
 pub mod load;

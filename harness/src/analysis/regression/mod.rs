@@ -122,7 +122,8 @@ pub struct Verdicts {
     pub mismatches: Vec<String>,
     /// What limits the comparison without making it wrong (too few runs, new wraps).
     pub warnings: Vec<String>,
-    /// How many tests the family-wise correction took together.
+    /// How many tests the family-wise correction took together (0: none, each test on its
+    /// own).
     pub family: usize,
     /// The family-wise alpha: the chance of any false alarm among them.
     pub alpha: f64,
@@ -147,14 +148,34 @@ pub fn relative_change(baseline: f64, candidate: f64) -> f64 {
 }
 
 /// Compares the rows of one scenario on one host: every wrap of either side, every gated
-/// figure, by the rules in `budgets`.
+/// figure, by the rules in `budgets`, the night's tests as one family (Holm).
 pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], budgets: &Budgets) -> Verdicts {
+    let alpha = budgets.defaults.alpha;
+    let lone_alpha = alpha / family_size(baseline, candidate) as f64;
+    let mut verdicts = judge_each(baseline, candidate, budgets, lone_alpha);
+    verdicts.family = family::correct(&mut verdicts.findings, alpha);
+    verdicts
+}
+
+/// [`compare`] with each test at alpha on its own, no family-wise correction: the first
+/// pass of an A/B, whose flags are only retried, never reported as regressions.
+pub fn screen(baseline: &[ResultRow], candidate: &[ResultRow], budgets: &Budgets) -> Verdicts {
+    judge_each(baseline, candidate, budgets, budgets.defaults.alpha)
+}
+
+/// Every wrap's findings, each test at alpha on its own; warnings say what a lone change
+/// must reach to count (`lone_alpha`).
+fn judge_each(
+    baseline: &[ResultRow],
+    candidate: &[ResultRow],
+    budgets: &Budgets,
+    lone_alpha: f64,
+) -> Verdicts {
     let mut verdicts = Verdicts {
         mismatches: host_mismatches(baseline, candidate),
         ..Verdicts::default()
     };
     let all = baseline.iter().chain(candidate);
-    let lone_alpha = budgets.defaults.alpha / family_size(baseline, candidate) as f64;
     for wrap in distinct(all, |r| &r.wrap) {
         let side = |rows: &[ResultRow]| -> Vec<ResultRow> {
             rows.iter().filter(|r| r.wrap == wrap).cloned().collect()
@@ -169,7 +190,6 @@ pub fn compare(baseline: &[ResultRow], candidate: &[ResultRow], budgets: &Budget
         pair.judge(&mut verdicts);
     }
     verdicts.alpha = budgets.defaults.alpha;
-    verdicts.family = family::correct(&mut verdicts.findings, verdicts.alpha);
     verdicts
 }
 
@@ -225,8 +245,8 @@ struct WrapPair<'a> {
     baseline: Vec<ResultRow>,
     candidate: Vec<ResultRow>,
     budgets: &'a Budgets,
-    /// The level a lone change must reach to survive the family's correction (Holm's first
-    /// step: alpha over the number of tests).
+    /// The level a lone change must reach to count: alpha on its own, alpha over the number
+    /// of tests under the family's correction (Holm's first step).
     lone_alpha: f64,
 }
 
@@ -266,9 +286,9 @@ impl WrapPair<'_> {
         verdicts.findings.push(serving);
         if ok_cand > 0 && smallest_p_value(ok_base, ok_cand) >= self.lone_alpha {
             verdicts.warnings.push(format!(
-                "{}: {ok_base} and {ok_cand} ok runs cannot reach p < {:.2e} (alpha over the \
-                 comparison's tests): a lone median change cannot be flagged (serving, tail, \
-                 tolerance and budget checks still apply)",
+                "{}: {ok_base} and {ok_cand} ok runs cannot reach p < {:.2e}: a lone median \
+                 change cannot be flagged (serving, tail, tolerance and budget checks still \
+                 apply)",
                 self.wrap, self.lone_alpha
             ));
         }
