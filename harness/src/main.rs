@@ -695,7 +695,7 @@ fn compare(
     }
     let mismatches: Vec<String> = judged
         .iter()
-        .flat_map(|(_, v)| v.mismatches.iter().cloned())
+        .flat_map(|(_, v)| v.mismatches.iter().chain(&v.runtime_changes).cloned())
         .collect();
     if !mismatches.is_empty() && !allow_mismatch {
         bail!(

@@ -246,6 +246,12 @@ pub fn comparison_report(verdicts: &Verdicts, style: Style) -> String {
         .mismatches
         .iter()
         .map(|m| format!("{bullet}NOT COMPARABLE: {m}"))
+        .chain(
+            verdicts
+                .runtime_changes
+                .iter()
+                .map(|m| format!("{bullet}RUNTIME CHANGED: {m}")),
+        )
         .collect();
     blocks.push(table.to_string());
     if verdicts.family > 0 {

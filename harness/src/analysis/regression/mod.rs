@@ -11,8 +11,10 @@
 //! - one-value-per-image figures (sizes) by a tolerance, never by a test on copies;
 //! - any figure with an absolute budget: the candidate's median above it.
 //!
-//! A baseline and a candidate measured on different hosts, accelerators or runtimes are
-//! not comparable: [`Verdicts::mismatches`] says why, and the caller decides.
+//! A baseline and a candidate measured on different hosts or accelerators are not
+//! comparable: [`Verdicts::mismatches`] says why, and the caller decides; different runtime
+//! versions are kept apart ([`Verdicts::runtime_changes`]): a plain comparison refuses them,
+//! an A/B of two revisions reports them.
 
 pub mod budget;
 pub mod family;
@@ -118,8 +120,11 @@ pub struct Finding {
 pub struct Verdicts {
     /// One per wrap and check.
     pub findings: Vec<Finding>,
-    /// Why the two sides are not comparable (host, accelerator, runtime): empty when they are.
+    /// Why the two sides are not comparable (host, accelerator): empty when they are.
     pub mismatches: Vec<String>,
+    /// Wraps whose runtime version differs: not comparable as runs of one setup, but what
+    /// an A/B of two revisions may be testing.
+    pub runtime_changes: Vec<String>,
     /// What limits the comparison without making it wrong (too few runs, new wraps).
     pub warnings: Vec<String>,
     /// How many tests the family-wise correction took together (0: none, each test on its
@@ -252,16 +257,13 @@ struct WrapPair<'a> {
 
 impl WrapPair<'_> {
     fn judge(&self, verdicts: &mut Verdicts) {
-        for (what, get) in [
-            (
-                "accelerators",
-                (|r: &ResultRow| r.accel.as_str()) as fn(&ResultRow) -> &str,
-            ),
-            ("runtimes", |r| &r.runtime_version),
-        ] {
-            if let Some(m) = differs(what, &self.baseline, &self.candidate, get) {
-                verdicts.mismatches.push(format!("{}: {m}", self.wrap));
-            }
+        let accel: fn(&ResultRow) -> &str = |r| &r.accel;
+        if let Some(m) = differs("accelerators", &self.baseline, &self.candidate, accel) {
+            verdicts.mismatches.push(format!("{}: {m}", self.wrap));
+        }
+        let runtime: fn(&ResultRow) -> &str = |r| &r.runtime_version;
+        if let Some(m) = differs("runtimes", &self.baseline, &self.candidate, runtime) {
+            verdicts.runtime_changes.push(format!("{}: {m}", self.wrap));
         }
         if self.baseline.is_empty() {
             verdicts.warnings.push(format!(

@@ -70,6 +70,9 @@ pub enum AbError {
         /// Everything it wrote.
         log: PathBuf,
     },
+    /// The two sides ran on different hosts or accelerators.
+    #[error("not comparable: {}; both sides must run on one host with one accelerator", .0.join("; "))]
+    NotComparable(Vec<String>),
     /// The user interrupted; the blocks measured so far are on disk.
     #[error("interrupted: the blocks measured so far are kept in {0}")]
     Interrupted(PathBuf),
@@ -298,11 +301,21 @@ fn key(finding: &Finding) -> (&str, Option<&str>, regression::Check) {
     )
 }
 
+/// Whether a flag rests on what launches showed, which new launches may not show again; an
+/// image's size and a wrap the candidate does not have are facts no retry changes.
+fn needs_retry(finding: &Finding) -> bool {
+    match finding.check {
+        regression::Check::Tolerance => false,
+        regression::Check::Serving => finding.candidate != regression::Observed::Absent,
+        _ => true,
+    }
+}
+
 impl AbOutcome {
-    /// The wraps the first pass flagged, in their order.
+    /// The wraps the first pass flagged on what launches showed, in their order.
     pub fn flagged_wraps(verdicts: &Verdicts) -> Vec<String> {
         let mut wraps: Vec<String> = Vec::new();
-        for finding in verdicts.regressions() {
+        for finding in verdicts.regressions().filter(|f| needs_retry(f)) {
             if !wraps.contains(&finding.wrap) {
                 wraps.push(finding.wrap.clone());
             }
@@ -310,20 +323,23 @@ impl AbOutcome {
         wraps
     }
 
-    /// Regressions flagged in both passes: the A/B's verdict.
+    /// The A/B's verdict: the first pass's regressions of fact, and those on launches that
+    /// the retry flagged again.
     pub fn confirmed(&self) -> Vec<&Finding> {
-        let Some((_, retry)) = &self.retry else {
-            return Vec::new();
-        };
-        retry
+        let facts = self
+            .first_verdicts
             .regressions()
-            .filter(|again| {
-                self.first_verdicts
-                    .findings
-                    .iter()
-                    .any(|first| first.verdict == Verdict::Regression && key(first) == key(again))
-            })
-            .collect()
+            .filter(|f| !needs_retry(f));
+        let Some((_, retry)) = &self.retry else {
+            return facts.collect();
+        };
+        let again = retry.regressions().filter(|again| {
+            self.first_verdicts
+                .findings
+                .iter()
+                .any(|first| first.verdict == Verdict::Regression && key(first) == key(again))
+        });
+        facts.chain(again).collect()
     }
 }
 
@@ -351,6 +367,9 @@ pub fn run_ab(
     let blocks = schedule(&wraps, &baseline.wraps, &candidate.wraps, first_plan);
     let first = measure_pass(measure, &blocks, progress)?;
     let first_verdicts = regression::screen(&first.baseline, &first.candidate, budgets);
+    if !first_verdicts.mismatches.is_empty() {
+        return Err(AbError::NotComparable(first_verdicts.mismatches));
+    }
     let flagged = AbOutcome::flagged_wraps(&first_verdicts);
     let retry = if flagged.is_empty() {
         None
