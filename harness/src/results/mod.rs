@@ -148,6 +148,17 @@ pub struct ResultRow {
     /// VMs: the QEMU process).
     #[serde(default)]
     pub host_memory_bytes: Option<u64>,
+    /// The anonymous part of `host_memory_bytes` (`Pss_Anon`): pages no other process can
+    /// share, so other processes on the host cannot move it, bytes.
+    #[serde(default)]
+    pub host_memory_anon_bytes: Option<u64>,
+    /// Its file-backed part (`Pss_File`): divided with every process mapping the same
+    /// programs, libraries or files, bytes.
+    #[serde(default)]
+    pub host_memory_file_bytes: Option<u64>,
+    /// Its shared-memory part (`Pss_Shmem`), bytes.
+    #[serde(default)]
+    pub host_memory_shmem_bytes: Option<u64>,
     /// Resident set size of every process of the instance after the first response, bytes.
     pub rss_bytes: Option<u64>,
     /// Proportional set size of the same processes, bytes.
@@ -389,6 +400,9 @@ pub(crate) mod tests {
             image_compressed_bytes: Some(600_000),
             ttfr_ms: Some(181.25),
             host_memory_bytes: Some(4_500_000),
+            host_memory_anon_bytes: Some(3_000_000),
+            host_memory_file_bytes: Some(1_500_000),
+            host_memory_shmem_bytes: Some(0),
             rss_bytes: Some(3_100_000),
             pss_bytes: Some(1_500_000),
             cgroup_bytes: Some(900_000),

@@ -360,18 +360,23 @@ impl ContainerInstance {
                 return;
             }
         };
-        match process_memory(&pids) {
+        let own = match process_memory(&pids) {
             Ok(memory) => {
                 measurement.rss_bytes = Some(memory.rss_bytes);
                 measurement.pss_bytes = Some(memory.pss_bytes);
+                Some(memory)
             }
-            Err(e) => measurement.note(format!("rss/pss: {e}")),
-        }
+            Err(e) => {
+                measurement.note(format!("rss/pss: {e}"));
+                None
+            }
+        };
         // The host's cost of the instance: its processes and the shim that exists for it
         // (the processes' PSS is the one just read; only the shim is read now).
         match container_shim(pid, id).and_then(|shim| process_memory(&[shim])) {
             Ok(shim) => {
-                measurement.host_memory_bytes = measurement.pss_bytes.map(|p| p + shim.pss_bytes);
+                measurement.host_memory_bytes = own.map(|o| o.pss_bytes + shim.pss_bytes);
+                measurement.host_memory_split = own.map(|o| o.split + shim.split);
             }
             Err(e) => measurement.note(format!("host memory: {e}")),
         }

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 
 use crate::image::ImageFacts;
 use crate::image::recipe::{ImageCache, RecipeError};
+use crate::instrument::memory::PssSplit;
 use crate::instrument::probe::{ProbeTarget, StopFlag};
 use crate::results::{AccelSource, Failure};
 use crate::scenario::{Launch, ProbeSpec, WrapSpec};
@@ -89,6 +90,8 @@ pub struct Measurement {
     pub probe_answer: Option<Duration>,
     /// PSS of every host process that exists because the instance exists.
     pub host_memory_bytes: Option<u64>,
+    /// The same PSS by kind of page.
+    pub host_memory_split: Option<PssSplit>,
     /// RSS of the instance's processes after the first response.
     pub rss_bytes: Option<u64>,
     /// PSS of the same processes.

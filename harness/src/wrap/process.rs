@@ -288,6 +288,7 @@ impl Instance for ProcessInstance {
                 m.pss_bytes = Some(memory.pss_bytes);
                 // The process tree is everything on the host that exists for the instance.
                 m.host_memory_bytes = Some(memory.pss_bytes);
+                m.host_memory_split = Some(memory.split);
             }
             Err(e) => m.note(format!("memory: {e}")),
         }

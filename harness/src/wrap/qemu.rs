@@ -618,6 +618,7 @@ impl Instance for QemuInstance {
                 m.pss_bytes = Some(memory.pss_bytes);
                 // QEMU spawns no helper: the process is the instance's whole host cost.
                 m.host_memory_bytes = Some(memory.pss_bytes);
+                m.host_memory_split = Some(memory.split);
             }
             Err(e) => m.note(format!("rss/pss: {e}")),
         }
