@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+use shrinkwrap::analysis::calibration;
 use shrinkwrap::analysis::regression::{self, Budgets};
 use shrinkwrap::analysis::summarize;
 use shrinkwrap::image::recipe::ImageCache;
@@ -89,8 +90,9 @@ struct AbArgs {
     /// Measured runs a side per wrap in the first pass.
     #[arg(long, default_value_t = 10)]
     runs: u32,
-    /// Rounds the runs are split into, the side that goes first alternating.
-    #[arg(long, default_value_t = 5)]
+    /// Rounds the runs are split into, the side that goes first alternating (2: A B B A,
+    /// which cancels a steady drift of the host).
+    #[arg(long, default_value_t = 2)]
     rounds: u32,
     /// Measured runs a side per flagged wrap in the retry (default: twice --runs).
     #[arg(long)]
@@ -110,6 +112,37 @@ struct AbArgs {
     /// Print Markdown instead of a terminal table.
     #[arg(long)]
     markdown: bool,
+}
+
+#[derive(clap::Args)]
+struct CalibrateArgs {
+    /// Scenario file, relative to this checkout (default: scenarios/hello-rust.toml).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// A/A pairs to measure.
+    #[arg(long, default_value_t = 3)]
+    pairs: u32,
+    /// Measured runs a side per wrap in each pair.
+    #[arg(long, default_value_t = 10)]
+    runs: u32,
+    /// Rounds per pair, as `ab`.
+    #[arg(long, default_value_t = 2)]
+    rounds: u32,
+    /// Unmeasured warm-up launches before each side's block.
+    #[arg(long, default_value_t = 1)]
+    warmup: u32,
+    /// Wait this long between pairs, e.g. 20m (nights are hours apart, not seconds).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    gap: Option<std::time::Duration>,
+    /// Measure only this wrap (repeatable).
+    #[arg(long = "wrap", value_name = "NAME")]
+    wraps: Vec<String>,
+    /// Output folder (default: results/SCENARIO-calibrate-UTCTIME/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The budgets file to write the calibrated section into (default: the scenario's).
+    #[arg(long, value_name = "FILE")]
+    budgets: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -179,6 +212,10 @@ enum Command {
     /// scenario, interleaved wrap by wrap; what the first pass flags is measured again with
     /// more runs, and only what both passes flag is a regression (exit 1).
     Ab(AbArgs),
+    /// Measure A/A pairs of this build the way `ab` does, and write each gated figure's
+    /// drift and the limits that keep a night's false alarms under alpha into the
+    /// scenario's budgets file.
+    Calibrate(CalibrateArgs),
     /// Remove what interrupted or killed runs left behind: containers with the harness's
     /// label, QEMU processes of its sessions, their temp folders. Not while a run is going.
     Clean {
@@ -292,6 +329,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Load(args) => load(args).await,
         Command::Plot { results, out } => plot(&results, out),
         Command::Ab(args) => ab(args),
+        Command::Calibrate(args) => calibrate(args),
         Command::Clean { images } => clean(images).await,
         Command::Compare {
             baseline,
@@ -832,25 +870,118 @@ fn publish_candidate(rows: &[ResultRow], candidate: &ab::Checkout, dir: &Path) -
         .with_context(|| format!("publishing {}", latest.display()))
 }
 
+/// A pass's rows per side: `DIR/baseline/results.csv` and `DIR/candidate/results.csv`.
+fn write_pass(pass: &ab::Pass, dir: &Path) -> Result<()> {
+    for (side, rows) in [("baseline", &pass.baseline), ("candidate", &pass.candidate)] {
+        let dir = dir.join(side);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut writer = results::ResultsWriter::create(&dir.join(RESULTS_FILE))?;
+        for row in rows {
+            writer.write(row)?;
+        }
+    }
+    Ok(())
+}
+
 /// Each pass's rows per side (`first/baseline/results.csv`, ...) and the report as Markdown.
 fn write_ab(outcome: &ab::AbOutcome, out: &Path) -> Result<()> {
-    let mut passes = vec![("first", &outcome.first)];
+    write_pass(&outcome.first, &out.join("first"))?;
     if let Some((retry, _)) = &outcome.retry {
-        passes.push(("retry", retry));
-    }
-    for (name, pass) in passes {
-        for (side, rows) in [("baseline", &pass.baseline), ("candidate", &pass.candidate)] {
-            let dir = out.join(name).join(side);
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let mut writer = results::ResultsWriter::create(&dir.join(RESULTS_FILE))?;
-            for row in rows {
-                writer.write(row)?;
-            }
-        }
+        write_pass(retry, &out.join("retry"))?;
     }
     let markdown = report::ab::ab_report(outcome, Style::Markdown);
     let path = out.join("ab.md");
     std::fs::write(&path, markdown + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
+    if !(2..=MAX_RUNS).contains(&args.runs) || args.rounds == 0 || args.pairs == 0 {
+        bail!("--runs takes 2 to {MAX_RUNS}, --rounds and --pairs at least 1");
+    }
+    let scenario = args
+        .scenario
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCENARIO));
+    let mut build = ab::Checkout::open(ab::Side::Candidate, &repository_root(), &scenario)?;
+    build.select(&args.wraps);
+    let budgets_file = args.budgets.unwrap_or_else(|| {
+        let dir = build.root.join(regression::budget::BUDGETS_DIR);
+        dir.join(format!("{}.toml", build.name))
+    });
+    let text = std::fs::read_to_string(&budgets_file).unwrap_or_default();
+    let current = Budgets::parse(&calibration::without_section(&text), &budgets_file)?;
+    let out = match args.out {
+        Some(out) => {
+            refuse_existing(&out)?;
+            out
+        }
+        None => new_results_dir(&format!("{}-calibrate", build.name)),
+    };
+    let plan = ab::Plan {
+        runs: args.runs,
+        rounds: args.rounds,
+    };
+    let blocks = ab::schedule(&build.wraps, &build.wraps, &build.wraps, plan);
+    let mut pairs = Vec::new();
+    for pair in 1..=args.pairs {
+        let dir = out.join(format!("pair-{pair}"));
+        let mut binaries = ab::binaries::Binaries::new(
+            build.clone(),
+            build.clone(),
+            args.warmup,
+            dir.join("blocks"),
+        );
+        if pair == 1 {
+            ab::Measure::prepare(&mut binaries, ab::Side::Baseline, &build.wraps)?;
+        }
+        let mut progress = |index: usize, block: &ab::Block| {
+            eprintln!(
+                "calibrate: pair {pair} of {}, block {} of {}: {} ({})",
+                args.pairs,
+                index + 1,
+                blocks.len(),
+                block.wrap,
+                if block.side == ab::Side::Baseline {
+                    "A"
+                } else {
+                    "A'"
+                }
+            );
+        };
+        let pass = ab::measure_pass(&mut binaries, &blocks, &mut progress)?;
+        write_pass(&pass, &dir)?;
+        pairs.push((pass.baseline, pass.candidate));
+        if let Some(gap) = args.gap.filter(|_| pair < args.pairs) {
+            eprintln!(
+                "calibrate: waiting {} before the next pair",
+                humantime::format_duration(gap)
+            );
+            std::thread::sleep(gap);
+        }
+    }
+    let rows: Vec<&ResultRow> = pairs.iter().flat_map(|(a, _)| a).collect();
+    let first = rows.first().context("the pairs measured no rows")?;
+    let accels = results::distinct(rows.iter().copied(), |r| &r.accel).join("+");
+    let how = format!(
+        "{} A/A pairs of one build (shrinkwrap {}) on {} ({}), {accels}, {}, {} runs a side in {} \
+         rounds{}; rows in {}",
+        args.pairs,
+        first.harness_version,
+        first.host,
+        first.host_cpu,
+        chrono::Utc::now().format("%Y-%m-%d"),
+        args.runs,
+        args.rounds,
+        args.gap
+            .map(|g| format!(", {} apart", humantime::format_duration(g)))
+            .unwrap_or_default(),
+        out.display()
+    );
+    let section = calibration::section(&calibration::drifts(&pairs), &current, &how);
+    std::fs::write(&budgets_file, calibration::with_section(&text, &section))
+        .with_context(|| format!("writing {}", budgets_file.display()))?;
+    println!("{section}");
+    println!("written into {}", budgets_file.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One host's name, baseline rows and candidate rows.

@@ -1,6 +1,7 @@
 //! Analysis of result rows: groups them per wrap and summarises each figure, and compares
 //! a wrap's medians with a baseline wrap's. Formatting lives in `report`.
 
+pub mod calibration;
 pub mod load;
 pub mod regression;
 pub mod significance;

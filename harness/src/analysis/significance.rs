@@ -146,7 +146,7 @@ fn upper_normal_tail(z: f64) -> f64 {
 }
 
 /// The `z` with `P(Z < z) = p` for a standard normal Z, by bisection on its tail.
-fn normal_quantile(p: f64) -> f64 {
+pub fn normal_quantile(p: f64) -> f64 {
     let (mut low, mut high) = (-10.0, 10.0);
     for _ in 0..100 {
         let middle = (low + high) / 2.0;

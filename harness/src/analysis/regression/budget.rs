@@ -131,7 +131,12 @@ impl Budgets {
             path: path.to_path_buf(),
             cause,
         })?;
-        let budgets: Budgets = toml::from_str(&text).map_err(|cause| BudgetError::Parse {
+        Budgets::parse(&text, path)
+    }
+
+    /// Parses and checks the text of the budget file at `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Budgets, BudgetError> {
+        let budgets: Budgets = toml::from_str(text).map_err(|cause| BudgetError::Parse {
             path: path.to_path_buf(),
             cause: Box::new(cause),
         })?;

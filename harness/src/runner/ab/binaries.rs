@@ -55,6 +55,10 @@ impl Binaries {
             path: log.to_path_buf(),
             cause,
         };
+        std::fs::create_dir_all(&self.blocks_dir).map_err(|cause| AbError::Io {
+            path: self.blocks_dir.clone(),
+            cause,
+        })?;
         let out = File::create(log).map_err(io)?;
         let err = out.try_clone().map_err(io)?;
         let checkout = self.checkout(side);
@@ -93,10 +97,6 @@ fn failed(side: Side, what: String, status: ExitStatus, log: &Path, blocks: &Pat
 
 impl Measure for Binaries {
     fn prepare(&mut self, side: Side, wraps: &[String]) -> Result<(), AbError> {
-        std::fs::create_dir_all(&self.blocks_dir).map_err(|cause| AbError::Io {
-            path: self.blocks_dir.clone(),
-            cause,
-        })?;
         let log = self.blocks_dir.join(format!("build-{}.log", side.name()));
         let scenario = self.checkout(side).scenario.to_string_lossy().into_owned();
         let mut args = vec!["build", &scenario];
