@@ -961,9 +961,17 @@ fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
     let rows: Vec<&ResultRow> = pairs.iter().flat_map(|(a, _)| a).collect();
     let first = rows.first().context("the pairs measured no rows")?;
     let accels = results::distinct(rows.iter().copied(), |r| &r.accel).join("+");
+    let revision = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(&build.root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| format!(" at {}", String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_default();
     let how = format!(
-        "{} A/A pairs of one build (shrinkwrap {}) on {} ({}), {accels}, {}, {} runs a side in {} \
-         rounds{}; rows in {}",
+        "{} A/A pairs of one build (shrinkwrap {}{revision}) on {} ({}), {accels}, {}, {} runs a \
+         side in {} rounds{}; rows in {}",
         args.pairs,
         first.harness_version,
         first.host,
