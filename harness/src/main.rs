@@ -78,34 +78,41 @@ struct LoadArgs {
     out: Option<PathBuf>,
 }
 
+/// How `ab` and `calibrate` measure two sides.
 #[derive(clap::Args)]
-struct AbArgs {
-    /// The baseline's checkout (A), built with `cargo build --release`.
-    baseline: PathBuf,
-    /// The candidate's checkout (B; default: this one).
-    candidate: Option<PathBuf>,
+struct PairArgs {
     /// Scenario file, relative to each checkout (default: scenarios/hello-rust.toml).
     #[arg(long)]
     scenario: Option<PathBuf>,
-    /// Measured runs a side per wrap in the first pass.
+    /// Measured runs a side per wrap.
     #[arg(long, default_value_t = 10)]
     runs: u32,
     /// Rounds the runs are split into, the side that goes first alternating (2: A B B A,
     /// which cancels a steady drift of the host).
     #[arg(long, default_value_t = 2)]
     rounds: u32,
-    /// Measured runs a side per flagged wrap in the retry (default: twice --runs).
-    #[arg(long)]
-    retry_runs: Option<u32>,
     /// Unmeasured warm-up launches before each side's block.
     #[arg(long, default_value_t = 1)]
     warmup: u32,
     /// Measure only this wrap (repeatable).
     #[arg(long = "wrap", value_name = "NAME")]
     wraps: Vec<String>,
-    /// Output folder (default: results/SCENARIO-ab-UTCTIME/).
+    /// Output folder (default: results/SCENARIO-ab-UTCTIME/ or -calibrate-UTCTIME/).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct AbArgs {
+    /// The baseline's checkout (A), built with `cargo build --release`.
+    baseline: PathBuf,
+    /// The candidate's checkout (B; default: this one).
+    candidate: Option<PathBuf>,
+    #[command(flatten)]
+    pair: PairArgs,
+    /// Measured runs a side per flagged wrap in the retry (default: twice --runs).
+    #[arg(long)]
+    retry_runs: Option<u32>,
     /// Limits and budgets (default: the candidate's scenarios/budgets/SCENARIO.toml).
     #[arg(long, value_name = "FILE")]
     budgets: Option<PathBuf>,
@@ -116,30 +123,14 @@ struct AbArgs {
 
 #[derive(clap::Args)]
 struct CalibrateArgs {
-    /// Scenario file, relative to this checkout (default: scenarios/hello-rust.toml).
-    #[arg(long)]
-    scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pair: PairArgs,
     /// A/A pairs to measure.
     #[arg(long, default_value_t = 3)]
     pairs: u32,
-    /// Measured runs a side per wrap in each pair.
-    #[arg(long, default_value_t = 10)]
-    runs: u32,
-    /// Rounds per pair, as `ab`.
-    #[arg(long, default_value_t = 2)]
-    rounds: u32,
-    /// Unmeasured warm-up launches before each side's block.
-    #[arg(long, default_value_t = 1)]
-    warmup: u32,
     /// Wait this long between pairs, e.g. 20m (nights are hours apart, not seconds).
     #[arg(long, value_parser = humantime::parse_duration)]
     gap: Option<std::time::Duration>,
-    /// Measure only this wrap (repeatable).
-    #[arg(long = "wrap", value_name = "NAME")]
-    wraps: Vec<String>,
-    /// Output folder (default: results/SCENARIO-calibrate-UTCTIME/).
-    #[arg(long)]
-    out: Option<PathBuf>,
     /// The budgets file to write the calibrated section into (default: the scenario's).
     #[arg(long, value_name = "FILE")]
     budgets: Option<PathBuf>,
@@ -764,46 +755,28 @@ fn compare(
 }
 
 fn ab(args: AbArgs) -> Result<ExitCode> {
-    let retry_runs = args.retry_runs.unwrap_or(args.runs * 2);
-    if [args.runs, retry_runs]
+    let retry_runs = args.retry_runs.unwrap_or(args.pair.runs * 2);
+    if [args.pair.runs, retry_runs]
         .iter()
         .any(|n| !(2..=MAX_RUNS).contains(n))
-        || args.rounds == 0
+        || args.pair.rounds == 0
     {
         bail!("--runs and --retry-runs take 2 to {MAX_RUNS}, --rounds at least 1");
     }
-    let scenario = args
-        .scenario
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCENARIO));
-    let candidate_root = args.candidate.unwrap_or_else(repository_root);
-    let mut baseline = ab::Checkout::open(ab::Side::Baseline, &args.baseline, &scenario)?;
-    let mut candidate = ab::Checkout::open(ab::Side::Candidate, &candidate_root, &scenario)?;
-    for wrap in &args.wraps {
-        if !baseline.wraps.contains(wrap) && !candidate.wraps.contains(wrap) {
-            bail!("no wrap '{wrap}' in either side's {}", scenario.display());
-        }
-    }
-    baseline.select(&args.wraps);
-    candidate.select(&args.wraps);
+    let (baseline, candidate) = open_sides(&args)?;
     let budgets = match &args.budgets {
         Some(path) => Budgets::load(path)?,
         None => Budgets::for_scenario(&candidate.root, &candidate.name)?,
     };
-    let out = match args.out {
-        Some(out) => {
-            refuse_existing(&out)?;
-            out
-        }
-        None => new_results_dir(&format!("{}-ab", candidate.name)),
-    };
+    let out = out_dir(args.pair.out.clone(), &format!("{}-ab", candidate.name))?;
     let plans = [
         ab::Plan {
-            runs: args.runs,
-            rounds: args.rounds,
+            runs: args.pair.runs,
+            rounds: args.pair.rounds,
         },
         ab::Plan {
             runs: retry_runs,
-            rounds: args.rounds,
+            rounds: args.pair.rounds,
         },
     ];
     eprintln!(
@@ -815,7 +788,7 @@ fn ab(args: AbArgs) -> Result<ExitCode> {
     let mut binaries = ab::binaries::Binaries::new(
         baseline.clone(),
         candidate.clone(),
-        args.warmup,
+        args.pair.warmup,
         out.join("blocks"),
     );
     let mut progress = |index: usize, block: &ab::Block| {
@@ -824,7 +797,7 @@ fn ab(args: AbArgs) -> Result<ExitCode> {
             index + 1,
             block.wrap,
             block.round + 1,
-            args.rounds,
+            args.pair.rounds,
             block.side.name(),
             block.runs
         );
@@ -870,6 +843,26 @@ fn publish_candidate(rows: &[ResultRow], candidate: &ab::Checkout, dir: &Path) -
         .with_context(|| format!("publishing {}", latest.display()))
 }
 
+/// Both checkouts of an A/B, their wraps narrowed to `--wrap`, each named one on some side.
+fn open_sides(args: &AbArgs) -> Result<(ab::Checkout, ab::Checkout)> {
+    let scenario = args
+        .pair
+        .scenario
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCENARIO));
+    let candidate_root = args.candidate.clone().unwrap_or_else(repository_root);
+    let mut baseline = ab::Checkout::open(ab::Side::Baseline, &args.baseline, &scenario)?;
+    let mut candidate = ab::Checkout::open(ab::Side::Candidate, &candidate_root, &scenario)?;
+    for wrap in &args.pair.wraps {
+        if !baseline.wraps.contains(wrap) && !candidate.wraps.contains(wrap) {
+            bail!("no wrap '{wrap}' in either side's {}", scenario.display());
+        }
+    }
+    baseline.select(&args.pair.wraps);
+    candidate.select(&args.pair.wraps);
+    Ok((baseline, candidate))
+}
+
 /// A pass's rows per side: `DIR/baseline/results.csv` and `DIR/candidate/results.csv`.
 fn write_pass(pass: &ab::Pass, dir: &Path) -> Result<()> {
     for (side, rows) in [("baseline", &pass.baseline), ("candidate", &pass.candidate)] {
@@ -895,30 +888,54 @@ fn write_ab(outcome: &ab::AbOutcome, out: &Path) -> Result<()> {
 }
 
 fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
-    if !(2..=MAX_RUNS).contains(&args.runs) || args.rounds == 0 || args.pairs == 0 {
+    let pair = &args.pair;
+    if !(2..=MAX_RUNS).contains(&pair.runs) || pair.rounds == 0 || args.pairs == 0 {
         bail!("--runs takes 2 to {MAX_RUNS}, --rounds and --pairs at least 1");
     }
-    let scenario = args
+    let scenario = pair
         .scenario
+        .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SCENARIO));
     let mut build = ab::Checkout::open(ab::Side::Candidate, &repository_root(), &scenario)?;
-    build.select(&args.wraps);
-    let budgets_file = args.budgets.unwrap_or_else(|| {
+    build.select(&pair.wraps);
+    let budgets_file = args.budgets.clone().unwrap_or_else(|| {
         let dir = build.root.join(regression::budget::BUDGETS_DIR);
         dir.join(format!("{}.toml", build.name))
     });
     let text = std::fs::read_to_string(&budgets_file).unwrap_or_default();
     let current = Budgets::parse(&calibration::without_section(&text), &budgets_file)?;
-    let out = match args.out {
+    let out = out_dir(pair.out.clone(), &format!("{}-calibrate", build.name))?;
+    let pairs = measure_aa_pairs(&build, &args, &out)?;
+    let how = calibration_header(&pairs, &build, &args, &out)?;
+    let section = calibration::section(&calibration::drifts(&pairs), &current, &how);
+    std::fs::write(&budgets_file, calibration::with_section(&text, &section))
+        .with_context(|| format!("writing {}", budgets_file.display()))?;
+    println!("{section}");
+    println!("written into {}", budgets_file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--out`, which must not exist yet, or a new folder under results/ named `name`.
+fn out_dir(out: Option<PathBuf>, name: &str) -> Result<PathBuf> {
+    match out {
         Some(out) => {
             refuse_existing(&out)?;
-            out
+            Ok(out)
         }
-        None => new_results_dir(&format!("{}-calibrate", build.name)),
-    };
+        None => Ok(new_results_dir(name)),
+    }
+}
+
+/// `args.pairs` A/A pairs of `build`, each measured as `ab` measures its first pass, each
+/// pair's rows and blocks in `out/pair-N/`.
+fn measure_aa_pairs(
+    build: &ab::Checkout,
+    args: &CalibrateArgs,
+    out: &Path,
+) -> Result<Vec<calibration::Pair>> {
     let plan = ab::Plan {
-        runs: args.runs,
-        rounds: args.rounds,
+        runs: args.pair.runs,
+        rounds: args.pair.rounds,
     };
     let blocks = ab::schedule(&build.wraps, &build.wraps, &build.wraps, plan);
     let mut pairs = Vec::new();
@@ -927,37 +944,45 @@ fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
         let mut binaries = ab::binaries::Binaries::new(
             build.clone(),
             build.clone(),
-            args.warmup,
+            args.pair.warmup,
             dir.join("blocks"),
         );
         if pair == 1 {
             ab::Measure::prepare(&mut binaries, ab::Side::Baseline, &build.wraps)?;
         }
         let mut progress = |index: usize, block: &ab::Block| {
+            let side = if block.side == ab::Side::Baseline {
+                "A"
+            } else {
+                "A'"
+            };
             eprintln!(
-                "calibrate: pair {pair} of {}, block {} of {}: {} ({})",
+                "calibrate: pair {pair} of {}, block {} of {}: {} ({side})",
                 args.pairs,
                 index + 1,
                 blocks.len(),
-                block.wrap,
-                if block.side == ab::Side::Baseline {
-                    "A"
-                } else {
-                    "A'"
-                }
+                block.wrap
             );
         };
         let pass = ab::measure_pass(&mut binaries, &blocks, &mut progress)?;
         write_pass(&pass, &dir)?;
         pairs.push((pass.baseline, pass.candidate));
         if let Some(gap) = args.gap.filter(|_| pair < args.pairs) {
-            eprintln!(
-                "calibrate: waiting {} before the next pair",
-                humantime::format_duration(gap)
-            );
+            let wait = humantime::format_duration(gap);
+            eprintln!("calibrate: waiting {wait} before the next pair");
             std::thread::sleep(gap);
         }
     }
+    Ok(pairs)
+}
+
+/// How a calibration was obtained, for its section's first line.
+fn calibration_header(
+    pairs: &[calibration::Pair],
+    build: &ab::Checkout,
+    args: &CalibrateArgs,
+    out: &Path,
+) -> Result<String> {
     let rows: Vec<&ResultRow> = pairs.iter().flat_map(|(a, _)| a).collect();
     let first = rows.first().context("the pairs measured no rows")?;
     let accels = results::distinct(rows.iter().copied(), |r| &r.accel).join("+");
@@ -969,27 +994,22 @@ fn calibrate(args: CalibrateArgs) -> Result<ExitCode> {
         .filter(|o| o.status.success())
         .map(|o| format!(" at {}", String::from_utf8_lossy(&o.stdout).trim()))
         .unwrap_or_default();
-    let how = format!(
+    let apart = args
+        .gap
+        .map(|g| format!(", {} apart", humantime::format_duration(g)))
+        .unwrap_or_default();
+    Ok(format!(
         "{} A/A pairs of one build (shrinkwrap {}{revision}) on {} ({}), {accels}, {}, {} runs a \
-         side in {} rounds{}; rows in {}",
+         side in {} rounds{apart}; rows in {}",
         args.pairs,
         first.harness_version,
         first.host,
         first.host_cpu,
         chrono::Utc::now().format("%Y-%m-%d"),
-        args.runs,
-        args.rounds,
-        args.gap
-            .map(|g| format!(", {} apart", humantime::format_duration(g)))
-            .unwrap_or_default(),
+        args.pair.runs,
+        args.pair.rounds,
         out.display()
-    );
-    let section = calibration::section(&calibration::drifts(&pairs), &current, &how);
-    std::fs::write(&budgets_file, calibration::with_section(&text, &section))
-        .with_context(|| format!("writing {}", budgets_file.display()))?;
-    println!("{section}");
-    println!("written into {}", budgets_file.display());
-    Ok(ExitCode::SUCCESS)
+    ))
 }
 
 /// One host's name, baseline rows and candidate rows.

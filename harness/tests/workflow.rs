@@ -53,6 +53,19 @@ fn the_nightly_measures_caches_reports_and_keeps_the_night() {
             .any(|s| s["run"].as_str().is_some_and(|r| r.contains(command)))
     };
     assert_eq!(uses("actions/checkout@"), 1);
+    let checkout = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/checkout@"))
+        })
+        .expect("a checkout");
+    assert_eq!(
+        checkout["with"]["fetch-depth"].as_i64(),
+        Some(0),
+        "the A/B checks out the last good revision: the clone needs the history"
+    );
     assert_eq!(
         uses("actions/cache@"),
         2,
