@@ -198,19 +198,32 @@ fn judge_each(
     verdicts
 }
 
-/// The tests a comparison of these rows makes at most: per wrap on both sides, the serving
-/// test and one per median-gated figure.
+/// The tests with a p-value a comparison of these rows makes (the family Holm corrects
+/// over): per wrap on both sides, the serving test, and one per median-gated figure both
+/// sides have samples of (guest RAM only where a guest reports it).
 fn family_size(baseline: &[ResultRow], candidate: &[ResultRow]) -> usize {
     let base = distinct(baseline, |r| &r.wrap);
-    let both = distinct(candidate, |r| &r.wrap)
+    let wraps = distinct(candidate, |r| &r.wrap)
         .into_iter()
-        .filter(|w| base.contains(w))
-        .count();
-    let tested = figure::ALL
-        .iter()
-        .filter(|f| matches!(f.gate, Gate::Median | Gate::MedianAndTail))
-        .count();
-    (both * (1 + tested)).max(1)
+        .filter(|w| base.contains(w));
+    let median_gated = || {
+        figure::ALL
+            .iter()
+            .filter(|f| matches!(f.gate, Gate::Median | Gate::MedianAndTail))
+    };
+    let tests: usize = wraps
+        .map(|wrap| {
+            let side = |rows: &[ResultRow]| -> Vec<ResultRow> {
+                rows.iter().filter(|r| r.wrap == wrap).cloned().collect()
+            };
+            let (a, b) = (side(baseline), side(candidate));
+            let both_sampled = median_gated()
+                .filter(|f| !samples(&a, f).is_empty() && !samples(&b, f).is_empty())
+                .count();
+            1 + both_sampled
+        })
+        .sum();
+    tests.max(1)
 }
 
 fn host_mismatches(baseline: &[ResultRow], candidate: &[ResultRow]) -> Vec<String> {

@@ -178,7 +178,7 @@ fn unequal_run_counts_are_judged_and_too_few_are_said() {
     let verdicts = judge(&candidate);
     let warned = unreachable(&verdicts);
     assert!(
-        warned[0].starts_with("hermit: 10 and 2 ok runs cannot reach p < 5.00e-4"),
+        warned[0].starts_with("hermit: 10 and 2 ok runs cannot reach p < 7.14e-4"),
         "{warned:?}"
     );
 }
@@ -343,4 +343,18 @@ fn per_image_figures_are_never_tested_on_copies() {
         panic!("{:?}", image.baseline)
     };
     assert_eq!(summary.count, 1, "one image, one value");
+}
+
+#[test]
+fn the_family_counts_exactly_the_tests_the_comparison_makes() {
+    let rows = real_run();
+    let verdicts = compare(&rows, &rows, &Budgets::default());
+    assert_eq!(family_size(&rows, &rows), verdicts.family);
+    let one_wrap: Vec<ResultRow> = rows
+        .iter()
+        .filter(|r| r.wrap == "native")
+        .cloned()
+        .collect();
+    let verdicts = compare(&rows, &one_wrap, &Budgets::default());
+    assert_eq!(family_size(&rows, &one_wrap), verdicts.family);
 }
