@@ -55,6 +55,10 @@ struct RunArgs {
     /// Folder for the figures (default: figures/ in the results folder).
     #[arg(long)]
     plots: Option<PathBuf>,
+    /// Write only results.csv: no figures, no report.html, no copy in plots/ (for a run
+    /// that is one part of a larger measurement, such as an A/B's block).
+    #[arg(long, conflicts_with = "plots")]
+    results_only: bool,
 }
 
 #[derive(clap::Args)]
@@ -396,6 +400,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         rebuild,
         min_memory,
         plots,
+        results_only,
     } = args;
     let scenario = load_scenario(scenario, &wraps)?;
     if runs.is_some_and(|n| n == 0 || n > MAX_RUNS) || warmup.is_some_and(|n| n > MAX_RUNS) {
@@ -444,16 +449,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             "{}",
             report::document(&summarize(&outcome.rows), scenario.table, Style::Terminal)
         );
-        let figures = plots.unwrap_or_else(|| default_plots_dir(&options.out_dir));
-        for line in write_report(&outcome.rows, scenario.table, &options.out_dir, &figures)? {
-            println!("{line}");
-        }
-        let latest = repository_root()
-            .join("plots")
-            .join(format!("{}-latest", scenario.name));
-        match report::folder::publish_latest(&options.out_dir, &latest) {
-            Ok(()) => println!("latest: {}", latest.display()),
-            Err(e) => eprintln!("warning: no copy in {}: {e}", latest.display()),
+        if !results_only {
+            let figures = plots.unwrap_or_else(|| default_plots_dir(&options.out_dir));
+            report_and_publish(&outcome.rows, &scenario, &options.out_dir, &figures)?;
         }
     }
     for wrap in &outcome.abandoned {
@@ -579,6 +577,26 @@ async fn load(args: LoadArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A run's report files and figures, and their copy as the scenario's latest in plots/.
+fn report_and_publish(
+    rows: &[ResultRow],
+    scenario: &Scenario,
+    dir: &Path,
+    figures: &Path,
+) -> Result<()> {
+    for line in write_report(rows, scenario.table, dir, figures)? {
+        println!("{line}");
+    }
+    let latest = repository_root()
+        .join("plots")
+        .join(format!("{}-latest", scenario.name));
+    match report::folder::publish_latest(dir, &latest) {
+        Ok(()) => println!("latest: {}", latest.display()),
+        Err(e) => eprintln!("warning: no copy in {}: {e}", latest.display()),
+    }
+    Ok(())
 }
 
 /// Writes the report files of rows of one host and scenario into `dir`; returns the lines
@@ -831,7 +849,13 @@ fn publish_candidate(rows: &[ResultRow], candidate: &ab::Checkout, dir: &Path) -
     if rows.is_empty() {
         return Ok(());
     }
-    let layout = Scenario::load(&candidate.scenario).map_or(TableLayout::Summary, |s| s.table);
+    let layout = match Scenario::load(&candidate.scenario) {
+        Ok(scenario) => scenario.table,
+        Err(e) => {
+            eprintln!("warning: the candidate's report uses the summary layout: {e}");
+            TableLayout::Summary
+        }
+    };
     for line in write_report(rows, layout, dir, &default_plots_dir(dir))? {
         eprintln!("{line}");
     }

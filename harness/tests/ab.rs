@@ -2,7 +2,9 @@
 //! `target/release/shrinkwrap` is a stand-in script: `build` succeeds, and `run --wrap W
 //! --runs K --out DIR` writes K rows of the real default-scenario run (TCG, 2 cores) for W,
 //! with the change planted in that side applied. Every planted case of `compare`'s CLI tests
-//! must still be caught through the A/B path, and an A/A must pass.
+//! must still be caught through the A/B path, and an A/A must pass. A checkout with an `old`
+//! file stands for a revision whose `run` has no `--results-only`; each run without it
+//! (one that would write a report) is listed in the checkout's `reports`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,6 +17,17 @@ root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 args = sys.argv[1:]
 if args[0] == "build":
     sys.exit(0)
+old = os.path.exists(os.path.join(root, "old"))
+if args[1:] == ["--help"]:
+    print("Usage: shrinkwrap run [SCENARIO] [OPTIONS]" + ("" if old else " --results-only"))
+    sys.exit(0)
+if "--results-only" in args:
+    if old:
+        print("error: unexpected argument '--results-only' found", file=sys.stderr)
+        sys.exit(2)
+    args.remove("--results-only")
+else:
+    open(os.path.join(root, "reports"), "a").write(args[args.index("--wrap") + 1] + "\n")
 opts = dict(zip(args[2::2], args[3::2]))
 wrap, runs, out = opts["--wrap"], int(opts["--runs"]), opts["--out"]
 rows = [r for r in csv.DictReader(open(os.environ["FIXTURE"])) if r["wrap"] == wrap]
@@ -61,13 +74,17 @@ fn checkout(dir: &Path, wraps: &[&str], plant: &str) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// `ab` of an unchanged baseline against a candidate with `plant`, 10 runs a side in 5
+/// `ab` of an unchanged baseline against a candidate with `plant`, 10 runs a side in 2
 /// rounds; the candidate's scenario has `wraps`.
 fn ab_planted(wraps: &[&str], plant: &str) -> (Output, String) {
     let dir = tempfile::tempdir().unwrap();
     let a = checkout(&dir.path().join("a"), &WRAPS, "");
     let b = checkout(&dir.path().join("b"), wraps, plant);
-    let out = dir.path().join("out");
+    ab_of(&a, &b, &dir.path().join("out"))
+}
+
+/// `ab A B --out OUT` through the binary; its output and `ab.md`.
+fn ab_of(a: &Path, b: &Path, out: &Path) -> (Output, String) {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hello-rust-results.csv");
     let output = Command::new(env!("CARGO_BIN_EXE_shrinkwrap"))
@@ -117,6 +134,23 @@ fn an_a_a_of_the_real_run_passes_without_a_retry() {
         "{report}"
     );
     assert!(report.contains("Verdict: no regression\n"), "{report}");
+}
+
+#[test]
+fn blocks_write_no_reports_and_a_baseline_from_before_the_flag_is_still_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = checkout(&dir.path().join("a"), &WRAPS, "");
+    std::fs::write(a.join("old"), "").unwrap();
+    let b = checkout(&dir.path().join("b"), &WRAPS, "");
+    let (output, report) = ab_of(&a, &b, &dir.path().join("out"));
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(report.contains("Verdict: no regression\n"), "{report}");
+    let reports = std::fs::read_to_string(a.join("reports")).unwrap_or_default();
+    assert_eq!(reports.lines().count(), 2 * WRAPS.len(), "{reports}");
+    assert!(
+        !b.join("reports").exists(),
+        "the candidate's blocks wrote reports"
+    );
 }
 
 #[test]

@@ -23,7 +23,12 @@ pub struct Binaries {
     pub blocks_dir: PathBuf,
     /// Blocks measured so far, numbering their folders.
     done: usize,
+    /// Whether each side's `run` takes `--results-only` (baseline, candidate), once asked.
+    results_only: [Option<bool>; 2],
 }
+
+/// The flag that keeps a block's `run` from writing a report and publishing it as latest.
+const RESULTS_ONLY: &str = "--results-only";
 
 impl Binaries {
     /// Both checkouts, block folders under `blocks_dir`.
@@ -39,7 +44,27 @@ impl Binaries {
             warmup,
             blocks_dir,
             done: 0,
+            results_only: [None; 2],
         }
+    }
+
+    /// Whether `side`'s `run` takes [`RESULTS_ONLY`] (revisions before it did not): its
+    /// help is asked once.
+    fn takes_results_only(&mut self, side: Side) -> bool {
+        let index = side as usize;
+        if let Some(known) = self.results_only[index] {
+            return known;
+        }
+        let root = &self.checkout(side).root;
+        let known = Command::new(root.join(BINARY))
+            .args(["run", "--help"])
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(RESULTS_ONLY));
+        self.results_only[index] = Some(known);
+        known
     }
 
     fn checkout(&self, side: Side) -> &Checkout {
@@ -55,10 +80,6 @@ impl Binaries {
             path: log.to_path_buf(),
             cause,
         };
-        std::fs::create_dir_all(&self.blocks_dir).map_err(|cause| AbError::Io {
-            path: self.blocks_dir.clone(),
-            cause,
-        })?;
         let out = File::create(log).map_err(io)?;
         let err = out.try_clone().map_err(io)?;
         let checkout = self.checkout(side);
@@ -97,6 +118,10 @@ fn failed(side: Side, what: String, status: ExitStatus, log: &Path, blocks: &Pat
 
 impl Measure for Binaries {
     fn prepare(&mut self, side: Side, wraps: &[String]) -> Result<(), AbError> {
+        std::fs::create_dir_all(&self.blocks_dir).map_err(|cause| AbError::Io {
+            path: self.blocks_dir.clone(),
+            cause,
+        })?;
         let log = self.blocks_dir.join(format!("build-{}.log", side.name()));
         let scenario = self.checkout(side).scenario.to_string_lossy().into_owned();
         let mut args = vec!["build", &scenario];
@@ -129,7 +154,7 @@ impl Measure for Binaries {
             .into_owned();
         let (runs, warmup) = (block.runs.to_string(), self.warmup.to_string());
         let out_arg = out.to_string_lossy().into_owned();
-        let args = [
+        let mut args = vec![
             "run",
             &scenario,
             "--wrap",
@@ -141,6 +166,9 @@ impl Measure for Binaries {
             "--out",
             &out_arg,
         ];
+        if self.takes_results_only(block.side) {
+            args.push(RESULTS_ONLY);
+        }
         let status = self.invoke(block.side, &args, &log)?;
         let results = out.join(RESULTS_FILE);
         // 0: every run ok; 1: some failed, which is data; anything else measured nothing.
