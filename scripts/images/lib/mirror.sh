@@ -1,5 +1,5 @@
 # Sourced by the recipes that build third-party unikernels from pinned upstream sources
-# (nanos, and the Unikraft and OSv recipes to come). These machines reach package registries
+# (nanos, unikraft, and the OSv recipe to come). These machines reach package registries
 # only, never GitHub, so the sources come from a mirror folder of `git archive` tarballs
 # (../shared/mirror/README.md says how it is made); on a machine with internet, a file the
 # mirror lacks is made the same way from upstream. Either way the file must match the
@@ -19,21 +19,22 @@ mirror_dir() {
 }
 
 # Makes FILE (a path inside the mirror, e.g. nanos/nanos-0.1.55.tar.gz) from upstream:
-# `git archive` of REV of the repository at URL, with PREFIX/ in front of every path, as the
-# mirror's files are made, into SCRATCH. Sets UPSTREAM_TARBALL; fails quietly when upstream
-# is unreachable.
+# `git archive` of REV of the repository at URL (a zip when FILE ends in .zip, else tar.gz),
+# with PREFIX/ in front of every path, as the mirror's files are made, into SCRATCH. Sets
+# UPSTREAM_TARBALL; fails quietly when upstream is unreachable.
 mirror_from_upstream() {
-  local file=$1 url=$2 rev=$3 prefix=$4 scratch=$5
+  local file=$1 url=$2 rev=$3 prefix=$4 scratch=$5 format=tar.gz
   command -v git >/dev/null || return 1
-  local clone=$scratch/upstream/${file%%.tar.gz}
+  case $file in *.zip) format=zip ;; esac
+  local clone=$scratch/upstream/${file%."$format"}
   rm -rf "$clone"
   mkdir -p "$clone"
   timeout 300 git -C "$clone" init -q &&
     timeout 300 git -C "$clone" fetch -q --depth 1 "$url" "$rev" &&
-    git -C "$clone" archive --format=tar.gz --prefix="$prefix/" -o "$clone.tar.gz" FETCH_HEAD ||
+    git -C "$clone" archive --format="$format" --prefix="$prefix/" -o "$clone.$format" FETCH_HEAD ||
     return 1
   rm -rf "$clone"
-  UPSTREAM_TARBALL=$clone.tar.gz
+  UPSTREAM_TARBALL=$clone.$format
 }
 
 # Sets MIRROR_TARBALL to the verified tarball FILE: from the mirror, else made from upstream
