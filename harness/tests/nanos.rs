@@ -4,59 +4,13 @@
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 mod common;
 
-use common::{prepared_default, qemu_processes_with, run, run_options};
-use shrinkwrap::image::recipe::ImageCache;
+use common::{
+    containers_binary, image_dir, prepared_default, qemu_processes_with, run, run_options, sha256,
+};
 use shrinkwrap::repository_root;
-use shrinkwrap::scenario::{Launch, Scenario};
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// The built image folder of `wrap` in the default scenario.
-fn image_dir(scenario: &Scenario, wrap: &str) -> std::path::PathBuf {
-    let spec = scenario.wraps.iter().find(|w| w.name == wrap).unwrap();
-    let cache = ImageCache::for_repository(repository_root());
-    cache
-        .ensure(spec.image.as_ref().unwrap(), false, &|_| {})
-        .unwrap()
-        .dir
-}
-
-/// `/hello-rust` as the engine holds it in the container wrap's image.
-fn containers_binary(scenario: &Scenario) -> Vec<u8> {
-    let spec = scenario
-        .wraps
-        .iter()
-        .find(|w| w.name == "container")
-        .unwrap();
-    let key = ImageCache::for_repository(repository_root())
-        .key(spec.image.as_ref().unwrap())
-        .unwrap();
-    let tag = format!("shrinkwrap/hello-rust-static:{key}");
-    let docker = |args: &[&str]| {
-        let out = std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "docker {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let id = docker(&["create", &tag, "/hello-rust"]);
-    let id = id.trim();
-    let dir = tempfile::tempdir().unwrap();
-    docker(&[
-        "cp",
-        &format!("{id}:/hello-rust"),
-        &dir.path().display().to_string(),
-    ]);
-    docker(&["rm", id]);
-    std::fs::read(dir.path().join("hello-rust")).unwrap()
-}
+use shrinkwrap::scenario::Launch;
 
 /// Where `file` lies whole in `disk`, at a 512-byte sector (Nanos's filesystem stores a file
 /// written by mkfs in one extent).

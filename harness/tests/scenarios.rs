@@ -84,6 +84,7 @@ fn the_default_scenario_measures_the_wraps_the_readme_lists() {
             ("hermit-restored", "qemu"),
             ("nanos", "qemu"),
             ("nanos-restored", "qemu"),
+            ("unikraft", "qemu"),
             ("appliance", "qemu"),
             ("vm", "qemu")
         ]
