@@ -6,9 +6,7 @@ use std::path::Path;
 
 mod common;
 
-use common::{
-    containers_binary, image_dir, prepared_default, qemu_processes_with, run, run_options, sha256,
-};
+use common::{containers_binary, image_dir, prepared_default, run_leaving_no_vm, sha256};
 use shrinkwrap::repository_root;
 use shrinkwrap::scenario::Launch;
 
@@ -64,17 +62,7 @@ async fn the_nanos_disk_holds_the_very_binary_the_container_and_native_run() {
 async fn nanos_boots_serves_and_reports_its_boot_files_as_they_are() {
     let (scenario, _prepared) = prepared_default(&["nanos"]).await;
     let dir = image_dir(&scenario, "nanos");
-    let out = tempfile::tempdir().unwrap();
-    let session = "test-nanos";
-    let rows = run(&scenario, &run_options(session, out.path(), 2))
-        .await
-        .expect("the run completes")
-        .rows;
-    assert_eq!(
-        qemu_processes_with(&format!("shrinkwrap-{session}-")),
-        0,
-        "no VM left"
-    );
+    let rows = run_leaving_no_vm(&scenario, "test-nanos", 2).await;
     for row in &rows {
         assert!(row.ok, "{}", row.error);
         assert!(
@@ -119,12 +107,7 @@ async fn a_nanos_guest_without_network_fails_on_its_own_line() {
     if let Launch::Qemu(qemu) = &mut scenario.wraps[0].launch {
         qemu.memory_mb = 48;
     }
-    let out = tempfile::tempdir().unwrap();
-    let session = "test-nanos-fatal";
-    let rows = run(&scenario, &run_options(session, out.path(), 1))
-        .await
-        .expect("the run completes")
-        .rows;
+    let rows = run_leaving_no_vm(&scenario, "test-nanos-fatal", 1).await;
     let row = &rows[0];
     assert!(!row.ok);
     assert!(
@@ -133,11 +116,6 @@ async fn a_nanos_guest_without_network_fails_on_its_own_line() {
         row.error
     );
     assert!(row.ttfr_ms.is_none() && row.error.len() < 2000, "{row:?}");
-    assert_eq!(
-        qemu_processes_with(&format!("shrinkwrap-{session}-")),
-        0,
-        "no VM left"
-    );
 }
 
 /// `shrinkwrap build --wrap nanos` with the mirror at `mirror` and a cache of its own: its

@@ -7,14 +7,7 @@ use std::collections::BTreeMap;
 
 mod common;
 
-use common::{
-    containers_binary, image_dir, prepared_default, qemu_processes_with, run, run_options, sha256,
-};
-use shrinkwrap::image::recipe::ImageCache;
-use shrinkwrap::report::progress::Progress;
-use shrinkwrap::repository_root;
-use shrinkwrap::runner::prepare_all;
-use shrinkwrap::scenario::Scenario;
+use common::{containers_binary, image_dir, prepared, prepared_default, run_leaving_no_vm, sha256};
 
 /// The regular files of a newc cpio archive by name, read by the format's own rules (a
 /// 110-byte header of hex fields, the name, the data, each padded to 4 bytes), up to its
@@ -97,17 +90,7 @@ async fn the_unikraft_initrd_holds_the_very_binary_the_container_runs_and_nothin
 async fn unikraft_boots_serves_and_reports_its_image_as_it_is() {
     let (scenario, _prepared) = prepared_default(&["unikraft"]).await;
     let dir = image_dir(&scenario, "unikraft");
-    let out = tempfile::tempdir().unwrap();
-    let session = "test-unikraft";
-    let rows = run(&scenario, &run_options(session, out.path(), 2))
-        .await
-        .expect("the run completes")
-        .rows;
-    assert_eq!(
-        qemu_processes_with(&format!("shrinkwrap-{session}-")),
-        0,
-        "no VM left"
-    );
+    let rows = run_leaving_no_vm(&scenario, "test-unikraft", 2).await;
     let size = |name: &str| std::fs::metadata(dir.join(name)).unwrap().len();
     for row in &rows {
         assert!(row.ok, "{}", row.error);
@@ -127,29 +110,10 @@ async fn unikraft_boots_serves_and_reports_its_image_as_it_is() {
 /// httpreply, which serves; its image is the kernel alone.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_httpreply_example_builds_its_kernel_and_serves() {
-    let path = repository_root().join("scenarios/examples/unikraft-httpreply.toml");
-    let mut scenario = Scenario::load(&path).unwrap();
-    scenario.select_wraps(&["httpreply".to_string()]).unwrap();
-    let cache = ImageCache::for_repository(repository_root());
-    prepare_all(&scenario, &cache, false, &Progress::default())
-        .await
-        .unwrap();
-    let spec = &scenario.wraps[0];
-    let dir = cache
-        .ensure(spec.image.as_ref().unwrap(), false, &|_| {})
-        .unwrap()
-        .dir;
-    let out = tempfile::tempdir().unwrap();
-    let session = "test-unikraft-httpreply";
-    let rows = run(&scenario, &run_options(session, out.path(), 1))
-        .await
-        .expect("the run completes")
-        .rows;
-    assert_eq!(
-        qemu_processes_with(&format!("shrinkwrap-{session}-")),
-        0,
-        "no VM left"
-    );
+    let (scenario, _prepared) =
+        prepared("scenarios/examples/unikraft-httpreply.toml", &["httpreply"]).await;
+    let dir = image_dir(&scenario, "httpreply");
+    let rows = run_leaving_no_vm(&scenario, "test-unikraft-httpreply", 1).await;
     let row = &rows[0];
     assert!(row.ok, "{}", row.error);
     assert_eq!(row.image_kernel, "Unikraft 0.16.3 (httpreply)");

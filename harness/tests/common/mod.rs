@@ -85,8 +85,12 @@ pub async fn containers_labelled(label: &str) -> usize {
 
 /// The default scenario with only `wraps`, its wraps prepared (images built or found).
 pub async fn prepared_default(wraps: &[&str]) -> (Scenario, Vec<Box<dyn Wrap>>) {
-    let mut scenario =
-        Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
+    prepared("scenarios/hello-rust.toml", wraps).await
+}
+
+/// The scenario at `path` (from the repository root) with only `wraps`, its wraps prepared.
+pub async fn prepared(path: &str, wraps: &[&str]) -> (Scenario, Vec<Box<dyn Wrap>>) {
+    let mut scenario = Scenario::load(&repository_root().join(path)).unwrap();
     let names: Vec<String> = wraps.iter().map(|w| w.to_string()).collect();
     scenario.select_wraps(&names).unwrap();
     let cache = ImageCache::for_repository(repository_root());
@@ -140,4 +144,24 @@ pub fn containers_binary(scenario: &Scenario) -> Vec<u8> {
     ]);
     docker(&["rm", id]);
     std::fs::read(dir.path().join("hello-rust")).unwrap()
+}
+
+/// The rows of `runs` measured launches of `scenario`'s VMs under `session`, into a temp
+/// folder; no VM of the session may be left afterwards.
+pub async fn run_leaving_no_vm(
+    scenario: &Scenario,
+    session: &str,
+    runs: u32,
+) -> Vec<shrinkwrap::results::ResultRow> {
+    let out = tempfile::tempdir().unwrap();
+    let rows = run(scenario, &run_options(session, out.path(), runs))
+        .await
+        .expect("the run completes")
+        .rows;
+    assert_eq!(
+        qemu_processes_with(&format!("shrinkwrap-{session}-")),
+        0,
+        "no VM left"
+    );
+    rows
 }
