@@ -5,7 +5,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{idle_guest, qemu_processes_with, run, run_options, temp_dirs_with};
+use common::{idle_guest, image_dir, qemu_processes_with, run, run_options, temp_dirs_with};
 use shrinkwrap::image::recipe::ImageCache;
 use shrinkwrap::repository_root;
 use shrinkwrap::results::RESULTS_FILE;
@@ -141,7 +141,6 @@ async fn boots_and_measures_the_hermit_unikernel() {
     let mut scenario =
         Scenario::load(&repository_root().join("scenarios/hello-rust.toml")).unwrap();
     scenario.select_wraps(&["hermit".to_string()]).unwrap();
-    let cache = ImageCache::for_repository(repository_root());
     let opts = run_options(&session, out.path(), 2);
     let outcome = run(&scenario, &opts)
         .await
@@ -197,13 +196,9 @@ async fn boots_and_measures_the_hermit_unikernel() {
             "the probe saw the listener {:.1} ms after it could answer (lag {lag:.1} ms)",
             lag - answer
         );
-        // Sizes against an independent reading: the boot files as they lie on disk.
-        let dir = std::fs::read_dir(cache.dir.join("images"))
-            .unwrap()
-            .flatten()
-            .find(|e| e.file_name().to_string_lossy().starts_with("hermit-"))
-            .unwrap()
-            .path();
+        // Sizes against an independent reading: the boot files as they lie on disk, in this
+        // recipe's own folder of the cache (older builds keep theirs beside it).
+        let dir = image_dir(&scenario, "hermit");
         let on_disk: u64 = ["hermit-loader", "hello-rust"]
             .iter()
             .map(|f| std::fs::metadata(dir.join(f)).unwrap().len())
