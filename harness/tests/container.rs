@@ -273,7 +273,7 @@ async fn a_missing_local_image_is_a_clear_error_before_any_launch() {
         "missing",
         "[[wrap]]\nname = \"byo\"\nkind = \"container\"\ncontainer = { image = \"shrinkwrap-test/absent:none\", command = [\"/x\", \"{port}\"] }\n",
     );
-    let err = run(&scenario, &run_options("test-missing", out.path(), 1))
+    let err = run(&scenario, &run_options("test-missing-image", out.path(), 1))
         .await
         .unwrap_err()
         .to_string();

@@ -62,7 +62,7 @@ async fn the_nanos_disk_holds_the_very_binary_the_container_and_native_run() {
 async fn nanos_boots_serves_and_reports_its_boot_files_as_they_are() {
     let (scenario, _prepared) = prepared_default(&["nanos"]).await;
     let dir = image_dir(&scenario, "nanos");
-    let rows = run_leaving_no_vm(&scenario, "test-nanos", 2).await;
+    let rows = run_leaving_no_vm(&scenario, "test-nanos-serves", 2).await;
     for row in &rows {
         assert!(row.ok, "{}", row.error);
         assert!(

@@ -202,7 +202,7 @@ async fn a_program_that_is_not_there_is_a_clear_error_before_any_launch() {
     let wrap = "[[wrap]]\nname = \"ghost\"\nkind = \"process\"\nprocess = { command = [\"no-such-program-here\", \"{port}\"] }\n";
     let error = run(
         &scenario("ghost", wrap),
-        &run_options("test-ghost", out.path(), 1),
+        &run_options("test-ghost-program", out.path(), 1),
     )
     .await
     .unwrap_err()

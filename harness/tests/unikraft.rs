@@ -90,7 +90,7 @@ async fn the_unikraft_initrd_holds_the_very_binary_the_container_runs_and_nothin
 async fn unikraft_boots_serves_and_reports_its_image_as_it_is() {
     let (scenario, _prepared) = prepared_default(&["unikraft"]).await;
     let dir = image_dir(&scenario, "unikraft");
-    let rows = run_leaving_no_vm(&scenario, "test-unikraft", 2).await;
+    let rows = run_leaving_no_vm(&scenario, "test-unikraft-elfloader", 2).await;
     let size = |name: &str| std::fs::metadata(dir.join(name)).unwrap().len();
     for row in &rows {
         assert!(row.ok, "{}", row.error);

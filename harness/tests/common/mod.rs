@@ -147,7 +147,9 @@ pub fn containers_binary(scenario: &Scenario) -> Vec<u8> {
 }
 
 /// The rows of `runs` measured launches of `scenario`'s VMs under `session`, into a temp
-/// folder; no VM of the session may be left afterwards.
+/// folder; no VM of the session may be left afterwards. Tests run side by side: no session
+/// name may be another's with a `-...` tail ("test-nanos" would also sweep and count the
+/// VMs of "test-nanos-fatal").
 pub async fn run_leaving_no_vm(
     scenario: &Scenario,
     session: &str,
