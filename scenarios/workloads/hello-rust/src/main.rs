@@ -160,9 +160,13 @@ fn main() {
         // One thread per connection: a client that connects and never sends (or goes away
         // mid-handshake) must not hold up the next one. Its errors are its own.
         #[cfg(not(target_family = "wasm"))]
-        let _ = std::thread::Builder::new()
+        if let Err(error) = std::thread::Builder::new()
             .stack_size(CONNECTION_STACK_BYTES)
-            .spawn(move || serve(stream));
+            .spawn(move || serve(stream))
+        {
+            // The connection is dropped unanswered: say so, on the console a VM keeps.
+            eprintln!("hello-rust: no thread for a connection: {error}");
+        }
         // WASI 0.2 has no threads: the connection is served inline, one request each.
         #[cfg(target_family = "wasm")]
         let _ = serve_one(stream);
