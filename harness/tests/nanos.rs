@@ -6,7 +6,10 @@ use std::path::Path;
 
 mod common;
 
-use common::{containers_binary, image_dir, prepared_default, run_leaving_no_vm, sha256};
+use common::{
+    assert_served_after_its_ready_line, containers_binary, image_dir, prepared_default,
+    run_leaving_no_vm, sha256,
+};
 use shrinkwrap::repository_root;
 use shrinkwrap::scenario::Launch;
 
@@ -64,11 +67,7 @@ async fn nanos_boots_serves_and_reports_its_boot_files_as_they_are() {
     let dir = image_dir(&scenario, "nanos");
     let rows = run_leaving_no_vm(&scenario, "test-nanos-serves", 2).await;
     for row in &rows {
-        assert!(row.ok, "{}", row.error);
-        assert!(
-            row.ready_line_ms.is_some(),
-            "the program's own ready line was seen"
-        );
+        assert_served_after_its_ready_line(row);
         assert_eq!(row.image_kernel, "Nanos 0.1.55, its files on its disk");
         assert_eq!(row.image_shells, "", "no shell on the disk");
         assert_eq!(row.image_setuid, Some(0));

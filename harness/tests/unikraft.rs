@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 mod common;
 
-use common::{containers_binary, image_dir, prepared, prepared_default, run_leaving_no_vm, sha256};
+use common::{
+    assert_served_after_its_ready_line, containers_binary, image_dir, prepared, prepared_default,
+    run_leaving_no_vm, sha256,
+};
 
 /// The regular files of a newc cpio archive by name, read by the format's own rules (a
 /// 110-byte header of hex fields, the name, the data, each padded to 4 bytes), up to its
@@ -93,11 +96,7 @@ async fn unikraft_boots_serves_and_reports_its_image_as_it_is() {
     let rows = run_leaving_no_vm(&scenario, "test-unikraft-elfloader", 2).await;
     let size = |name: &str| std::fs::metadata(dir.join(name)).unwrap().len();
     for row in &rows {
-        assert!(row.ok, "{}", row.error);
-        assert!(
-            row.ready_line_ms.is_some(),
-            "the program's own ready line was seen"
-        );
+        assert_served_after_its_ready_line(row);
         assert_eq!(row.image_kernel, "Unikraft 0.16.3 (elfloader)");
         // The boot files QEMU reads: the kernel and the initrd.
         assert_eq!(row.image_bytes, Some(size("kernel") + size("initrd.cpio")));

@@ -146,6 +146,15 @@ pub fn containers_binary(scenario: &Scenario) -> Vec<u8> {
     std::fs::read(dir.path().join("hello-rust")).unwrap()
 }
 
+/// A run that served, and whose program printed its ready line on the guest's console.
+pub fn assert_served_after_its_ready_line(row: &shrinkwrap::results::ResultRow) {
+    assert!(row.ok, "{}", row.error);
+    assert!(
+        row.ready_line_ms.is_some(),
+        "the program's own ready line was seen"
+    );
+}
+
 /// The rows of `runs` measured launches of `scenario`'s VMs under `session`, into a temp
 /// folder; no VM of the session may be left afterwards. Tests run side by side: no session
 /// name may be another's with a `-...` tail ("test-nanos" would also sweep and count the
